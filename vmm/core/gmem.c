@@ -1,0 +1,122 @@
+/* Guest physical memory backed by a memfd, so that the same pages can later be
+ * shared with another process (a display or a vhost backend) without copies. */
+#include "gmem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define GIB (1ull << 30)
+
+struct gmem *gmem_new(uint64_t ram_size, uint64_t lowmem_limit)
+{
+    struct gmem *mem = calloc(1, sizeof(*mem));
+    uint64_t low;
+
+    if (!mem)
+        return NULL;
+    mem->fd = memfd_create("nook-guest-ram", MFD_CLOEXEC);
+    if (mem->fd < 0)
+        goto err_free;
+    if (ftruncate(mem->fd, (off_t)ram_size) < 0)
+        goto err_close;
+    /* MAP_NORESERVE: pages are only committed when the guest touches them. */
+    mem->base = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_NORESERVE, mem->fd, 0);
+    if (mem->base == MAP_FAILED)
+        goto err_close;
+    mem->size = ram_size;
+
+    low = ram_size < lowmem_limit ? ram_size : lowmem_limit;
+    mem->regions[0] = (struct gmem_region){ 0, low, mem->base, 0 };
+    mem->nregions = 1;
+    if (ram_size > low) {
+        mem->regions[1] = (struct gmem_region){ 4 * GIB, ram_size - low, mem->base + low, low };
+        mem->nregions = 2;
+    }
+    return mem;
+
+err_close:
+    close(mem->fd);
+err_free:
+    free(mem);
+    return NULL;
+}
+
+struct gmem *gmem_new_from_buffer(void *buf, uint64_t size, uint64_t gpa)
+{
+    struct gmem *mem = calloc(1, sizeof(*mem));
+
+    if (!mem)
+        return NULL;
+    mem->fd = -1;
+    mem->regions[0] = (struct gmem_region){ gpa, size, buf, 0 };
+    mem->nregions = 1;
+    return mem;
+}
+
+void gmem_free(struct gmem *mem)
+{
+    if (!mem)
+        return;
+    if (mem->fd >= 0) {
+        munmap(mem->base, mem->size);
+        close(mem->fd);
+    }
+    free(mem);
+}
+
+static const struct gmem_region *find(const struct gmem *mem, uint64_t gpa, uint64_t len)
+{
+    for (unsigned i = 0; i < mem->nregions; i++) {
+        const struct gmem_region *r = &mem->regions[i];
+
+        if (gpa >= r->gpa && gpa - r->gpa < r->size && r->size - (gpa - r->gpa) >= len)
+            return r;
+    }
+    return NULL;
+}
+
+void *gmem_ptr(const struct gmem *mem, uint64_t gpa, uint64_t len)
+{
+    const struct gmem_region *r = find(mem, gpa, len ? len : 1);
+
+    return r ? r->hva + (gpa - r->gpa) : NULL;
+}
+
+bool gmem_is_ram(const struct gmem *mem, uint64_t gpa, uint64_t len)
+{
+    return find(mem, gpa, len ? len : 1) != NULL;
+}
+
+int gmem_read(const struct gmem *mem, uint64_t gpa, void *buf, size_t len)
+{
+    void *p = gmem_ptr(mem, gpa, len);
+
+    if (!p)
+        return -EFAULT;
+    memcpy(buf, p, len);
+    return 0;
+}
+
+int gmem_write(const struct gmem *mem, uint64_t gpa, const void *buf, size_t len)
+{
+    void *p = gmem_ptr(mem, gpa, len);
+
+    if (!p)
+        return -EFAULT;
+    memcpy(p, buf, len);
+    return 0;
+}
+
+uint64_t gmem_lowmem_end(const struct gmem *mem)
+{
+    return mem->regions[0].gpa + mem->regions[0].size;
+}
+
+uint64_t gmem_highmem_size(const struct gmem *mem)
+{
+    return mem->nregions > 1 ? mem->regions[1].size : 0;
+}

@@ -1,0 +1,383 @@
+/* VM lifetime on /dev/kvm and the run-state machine (running, paused, reset,
+ * shutdown) driven from the main thread. */
+#include "vm.h"
+#include "vcpu.h"
+#include "../arch/x86/cpuid.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* Addresses KVM needs for its real-mode TSS and identity map on Intel hosts;
+ * the same as a q35 PC uses, reserved in the e820 map. */
+#define KVM_IDENTITY_MAP_ADDR 0xfeffc000ull
+#define KVM_TSS_ADDR          0xfeffd000ull
+
+/* Initial irqchip and PIT state, restored on reset. */
+struct vm_chip_state {
+    struct kvm_irqchip chips[3];
+    struct kvm_pit_state2 pit;
+};
+
+const char *vm_state_name(enum vm_state s)
+{
+    switch (s) {
+    case VM_STATE_CREATED: return "created";
+    case VM_STATE_RUNNING: return "running";
+    case VM_STATE_PAUSED: return "paused";
+    case VM_STATE_SHUTDOWN: return "shutdown";
+    }
+    return "unknown";
+}
+
+static struct kvm_cpuid2 *get_supported_cpuid(int kvm_fd)
+{
+    for (int nent = 64; nent <= 4096; nent *= 2) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (size_t)nent * sizeof(c->entries[0]));
+
+        if (!c)
+            return NULL;
+        c->nent = (uint32_t)nent;
+        if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+            return c;
+        free(c);
+        if (errno != E2BIG)
+            return NULL;
+    }
+    return NULL;
+}
+
+static int map_ram(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->mem->nregions; i++) {
+        const struct gmem_region *r = &vm->mem->regions[i];
+        struct kvm_userspace_memory_region slot = {
+            .slot = i,
+            .guest_phys_addr = r->gpa,
+            .memory_size = r->size,
+            .userspace_addr = (uint64_t)(uintptr_t)r->hva,
+        };
+
+        if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen)
+{
+    struct vm *vm = calloc(1, sizeof(*vm));
+    struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+    uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+    uint64_t lowmem_limit;
+    int api;
+
+    if (!vm) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    vm->kvm_fd = vm->vm_fd = vm->wake_fd = -1;
+    atomic_init(&vm->exit_status, -1);
+    pthread_mutex_init(&vm->lock, NULL);
+    pthread_cond_init(&vm->cond, NULL);
+    vm->rl_unhandled = (struct ratelimit)RATELIMIT_INIT;
+    vm->rl_fault = (struct ratelimit)RATELIMIT_INIT;
+
+    vm->kvm_fd = open(cfg->accel_path, O_RDWR | O_CLOEXEC);
+    if (vm->kvm_fd < 0) {
+        if (errno == ENOENT)
+            snprintf(err, errlen, "%s does not exist: this host has no KVM (is the kvm module loaded, "
+                     "and is virtualization enabled in the firmware?)", cfg->accel_path);
+        else if (errno == EACCES || errno == EPERM)
+            snprintf(err, errlen, "no permission to open %s: add yourself to its group (usually 'kvm')",
+                     cfg->accel_path);
+        else
+            snprintf(err, errlen, "cannot open %s: %s", cfg->accel_path, strerror(errno));
+        goto err;
+    }
+    api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+    if (api != KVM_API_VERSION) {
+        snprintf(err, errlen, "%s speaks KVM API %d, nook-vmm needs %d", cfg->accel_path, api,
+                 KVM_API_VERSION);
+        goto err;
+    }
+    vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (vm->run_size < (int)sizeof(struct kvm_run)) {
+        snprintf(err, errlen, "%s: bad vCPU mmap size", cfg->accel_path);
+        goto err;
+    }
+    vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0UL);
+    if (vm->vm_fd < 0) {
+        snprintf(err, errlen, "KVM_CREATE_VM failed: %s", strerror(errno));
+        goto err;
+    }
+    /* Best effort: only Intel hosts need these. */
+    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+    ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR);
+    if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+        snprintf(err, errlen, "KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
+        goto err;
+    }
+    if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+        snprintf(err, errlen, "KVM_CREATE_PIT2 failed: %s", strerror(errno));
+        goto err;
+    }
+
+    /* Like a q35 PC: RAM below the ECAM window at 2.75 GiB, or below 2 GiB
+     * when it would not leave room for PCI holes, the rest above 4 GiB. */
+    lowmem_limit = cfg->ram_size >= 0xb0000000ull ? 0x80000000ull : 0xb0000000ull;
+    vm->mem = gmem_new(cfg->ram_size, lowmem_limit);
+    if (!vm->mem) {
+        snprintf(err, errlen, "cannot allocate %llu MiB of guest memory: %s",
+                 (unsigned long long)(cfg->ram_size >> 20), strerror(errno));
+        goto err;
+    }
+    if (map_ram(vm) < 0) {
+        snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
+        goto err;
+    }
+    vm->pio = bus_new("pio", 0x10000);
+    vm->mmio = bus_new("mmio", 1ull << 52);
+    vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!vm->pio || !vm->mmio || vm->wake_fd < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto err;
+    }
+
+    vm->supported_cpuid = get_supported_cpuid(vm->kvm_fd);
+    if (!vm->supported_cpuid) {
+        snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
+        goto err;
+    }
+    for (unsigned i = 0; i < cfg->ncpus; i++) {
+        int r;
+
+        vm->vcpus[i] = vcpu_new(vm, i);
+        if (!vm->vcpus[i]) {
+            snprintf(err, errlen, "cannot create vCPU %u: %s", i, strerror(errno));
+            goto err;
+        }
+        vm->ncpus = i + 1;
+        r = x86_cpuid_apply(vm->vcpus[i]->fd, vm->supported_cpuid, i, cfg->ncpus);
+        if (r < 0) {
+            snprintf(err, errlen, "cannot set CPUID of vCPU %u: %s", i, strerror(-r));
+            goto err;
+        }
+    }
+    return vm;
+
+err:
+    vm_free(vm);
+    return NULL;
+}
+
+void vm_free(struct vm *vm)
+{
+    if (!vm)
+        return;
+    vm_stop(vm);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vcpu_free(vm->vcpus[i]);
+    free(vm->supported_cpuid);
+    bus_free(vm->pio);
+    bus_free(vm->mmio);
+    if (vm->vm_fd >= 0)
+        close(vm->vm_fd);
+    gmem_free(vm->mem);
+    if (vm->kvm_fd >= 0)
+        close(vm->kvm_fd);
+    if (vm->wake_fd >= 0)
+        close(vm->wake_fd);
+    free(vm->reset_chips);
+    pthread_cond_destroy(&vm->cond);
+    pthread_mutex_destroy(&vm->lock);
+    free(vm);
+}
+
+int vm_irq_line(struct vm *vm, unsigned gsi, int level)
+{
+    struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+
+    return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+static void gsi_set(void *opaque, unsigned gsi, int level)
+{
+    vm_irq_line(opaque, gsi, level);
+}
+
+struct irq_line vm_gsi(struct vm *vm, unsigned gsi)
+{
+    return (struct irq_line){ gsi_set, vm, gsi };
+}
+
+static int capture_chips(struct vm *vm)
+{
+    struct vm_chip_state *cs = calloc(1, sizeof(*cs));
+
+    if (!cs)
+        return -ENOMEM;
+    for (unsigned i = 0; i < 3; i++) {
+        cs->chips[i].chip_id = i;
+        if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &cs->chips[i]) < 0)
+            goto fail;
+    }
+    if (ioctl(vm->vm_fd, KVM_GET_PIT2, &cs->pit) < 0)
+        goto fail;
+    vm->reset_chips = cs;
+    return 0;
+fail:
+    free(cs);
+    return -errno;
+}
+
+static void wake_main(struct vm *vm)
+{
+    uint64_t one = 1;
+
+    if (write(vm->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_warn("cannot wake the main loop: %s", strerror(errno));
+}
+
+void vm_emit(struct vm *vm, const char *event, const char *reason)
+{
+    if (vm->event_fn)
+        vm->event_fn(vm->event_opaque, event, vm_state_name(vm->state), reason);
+}
+
+int vm_start(struct vm *vm)
+{
+    int r = capture_chips(vm);
+
+    if (r < 0)
+        log_warn("cannot save the interrupt controllers' reset state: %s", strerror(-r));
+    if (vm->reset_hook) {
+        r = vm->reset_hook(vm, vm->reset_opaque);
+        if (r < 0)
+            return r;
+    }
+    vm->state = VM_STATE_RUNNING;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        r = vcpu_start(vm->vcpus[i]);
+        if (r < 0)
+            return r;
+    }
+    vm_emit(vm, "state-changed", "start");
+    return 0;
+}
+
+/* Brings every vCPU out of KVM_RUN and parks it; main thread only. */
+static void pause_all(struct vm *vm)
+{
+    atomic_store(&vm->pause_req, true);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vcpu_kick(vm->vcpus[i]);
+    pthread_mutex_lock(&vm->lock);
+    while (vm->paused_count < vm->ncpus)
+        pthread_cond_wait(&vm->cond, &vm->lock);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+static void resume_all(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    atomic_store(&vm->pause_req, false);
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_pause(struct vm *vm)
+{
+    if (vm->state != VM_STATE_RUNNING)
+        return;
+    pause_all(vm);
+    vm->state = VM_STATE_PAUSED;
+    vm_emit(vm, "state-changed", "pause");
+}
+
+void vm_resume(struct vm *vm)
+{
+    if (vm->state != VM_STATE_PAUSED)
+        return;
+    vm->state = VM_STATE_RUNNING;
+    resume_all(vm);
+    vm_emit(vm, "state-changed", "resume");
+}
+
+int vm_reset(struct vm *vm)
+{
+    bool was_running = vm->state == VM_STATE_RUNNING;
+    struct vm_chip_state *cs = vm->reset_chips;
+    int r = 0;
+
+    if (vm->state == VM_STATE_SHUTDOWN)
+        return -ESHUTDOWN;
+    if (was_running)
+        pause_all(vm);
+    atomic_store(&vm->reset_requested, false);
+    if (cs) {
+        for (unsigned i = 0; i < 3; i++)
+            ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &cs->chips[i]);
+        ioctl(vm->vm_fd, KVM_SET_PIT2, &cs->pit);
+    }
+    for (unsigned i = 0; i < vm->ncpus && r == 0; i++)
+        r = vcpu_reset(vm->vcpus[i]);
+    if (r == 0 && vm->reset_hook)
+        r = vm->reset_hook(vm, vm->reset_opaque);
+    if (r < 0)
+        log_error("reset failed: %s", strerror(-r));
+    if (was_running)
+        resume_all(vm);
+    vm_emit(vm, "reset", vm->reset_reason ? vm->reset_reason : "request");
+    vm->reset_reason = NULL;
+    return r;
+}
+
+void vm_stop(struct vm *vm)
+{
+    atomic_store(&vm->stop_req, true);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->vcpus[i])
+            vcpu_kick(vm->vcpus[i]);
+    pthread_mutex_lock(&vm->lock);
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        if (vm->vcpus[i] && vm->vcpus[i]->thread_started) {
+            pthread_join(vm->vcpus[i]->thread, NULL);
+            vm->vcpus[i]->thread_started = false;
+        }
+    }
+    if (vm->state != VM_STATE_CREATED)
+        vm->state = VM_STATE_SHUTDOWN;
+}
+
+void vm_request_exit(struct vm *vm, int status, const char *reason)
+{
+    int expected = -1;
+
+    if (atomic_compare_exchange_strong(&vm->exit_status, &expected, status))
+        vm->exit_reason = reason;
+    atomic_store(&vm->stop_req, true);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vcpu_kick(vm->vcpus[i]);
+    wake_main(vm);
+}
+
+void vm_request_reset(struct vm *vm, const char *reason)
+{
+    vm->reset_reason = reason;
+    atomic_store(&vm->reset_requested, true);
+    wake_main(vm);
+}
+
+bool vm_exit_requested(struct vm *vm)
+{
+    return atomic_load(&vm->exit_status) >= 0;
+}

@@ -1,0 +1,99 @@
+/* One virtual machine on /dev/kvm: memory, buses, vCPU threads, and the run
+ * state that the control socket and devices act on. */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "gmem.h"
+#include "irq.h"
+#include "log.h"
+
+#define VM_MAX_CPUS 64
+
+enum vm_state {
+    VM_STATE_CREATED,
+    VM_STATE_RUNNING,
+    VM_STATE_PAUSED,
+    VM_STATE_SHUTDOWN,
+};
+
+const char *vm_state_name(enum vm_state s);
+
+struct vm;
+struct vcpu;
+
+/* Called on the main thread when the run state changes or the VM resets. */
+typedef void (*vm_event_fn)(void *opaque, const char *event, const char *state,
+                            const char *reason);
+
+struct vm_config {
+    const char *accel_path;     /* /dev/kvm or /dev/nookhv */
+    uint64_t ram_size;
+    unsigned ncpus;
+};
+
+struct vm {
+    int kvm_fd;                 /* owned */
+    int vm_fd;                  /* owned */
+    int run_size;
+    struct gmem *mem;           /* owned */
+    struct bus *pio;            /* owned */
+    struct bus *mmio;           /* owned */
+    unsigned ncpus;
+    struct vcpu *vcpus[VM_MAX_CPUS];
+    struct kvm_cpuid2 *supported_cpuid;  /* owned */
+
+    /* Firmware or kernel setup re-run on every reset; set by the machine. */
+    int (*reset_hook)(struct vm *vm, void *opaque);
+    void *reset_opaque;
+
+    vm_event_fn event_fn;
+    void *event_opaque;
+
+    /* Requests from vCPU threads to the main thread. */
+    int wake_fd;                /* owned eventfd, watched by the main loop */
+    atomic_int exit_status;     /* -1 while running */
+    atomic_bool reset_requested;
+    const char *exit_reason;    /* static string */
+    const char *reset_reason;   /* static string */
+
+    /* Pause protocol between the main thread and the vCPUs. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    atomic_bool pause_req;
+    atomic_bool stop_req;
+    unsigned paused_count;
+    enum vm_state state;        /* main thread only */
+
+    struct vm_chip_state *reset_chips;  /* owned */
+
+    struct ratelimit rl_unhandled;
+    struct ratelimit rl_fault;
+};
+
+/* Fills *err with a one-line message and returns NULL on failure. */
+struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen);
+void vm_free(struct vm *vm);
+
+int vm_irq_line(struct vm *vm, unsigned gsi, int level);
+/* An irq_line that drives a GSI of this VM's in-kernel irqchip. */
+struct irq_line vm_gsi(struct vm *vm, unsigned gsi);
+
+int vm_start(struct vm *vm);
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+int vm_reset(struct vm *vm);
+/* Stops and joins every vCPU thread. */
+void vm_stop(struct vm *vm);
+
+/* Thread-safe requests, usually from a vCPU thread; the main loop acts on
+ * them after reading wake_fd. The first exit request wins. */
+void vm_request_exit(struct vm *vm, int status, const char *reason);
+void vm_request_reset(struct vm *vm, const char *reason);
+bool vm_exit_requested(struct vm *vm);
+
+void vm_emit(struct vm *vm, const char *event, const char *reason);

@@ -1,0 +1,339 @@
+/* nook-vmm's board: what sits where, in one place. */
+#include "machine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/vcpu.h"
+
+#define BIOS_LOW_MAX (128u << 10)       /* what appears below 1 MiB */
+#define DEBUGCON_PORT 0x402
+
+/* Reads a whole file through a private mapping; the caller unmaps it. */
+static uint8_t *map_file(const char *path, const char *what, size_t *len, char *err, size_t errlen)
+{
+    struct stat st;
+    uint8_t *p;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s '%s': %s", what, path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s '%s' is not a regular file", what, path);
+        close(fd);
+        return NULL;
+    }
+    *len = (size_t)st.st_size;
+    if (*len == 0) {
+        snprintf(err, errlen, "%s '%s' is empty", what, path);
+        close(fd);
+        return NULL;
+    }
+    p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "cannot read %s '%s': %s", what, path, strerror(errno));
+        return NULL;
+    }
+    return p;
+}
+
+static int load_kernel(struct machine *m, char *err, size_t errlen)
+{
+    size_t klen = 0, ilen = 0;
+    uint8_t *k, *initrd = NULL;
+    int r;
+
+    k = map_file(m->cfg.kernel, "kernel", &klen, err, errlen);
+    if (!k)
+        return -ENOENT;
+    if (m->cfg.initrd) {
+        initrd = map_file(m->cfg.initrd, "initrd", &ilen, err, errlen);
+        if (!initrd) {
+            munmap(k, klen);
+            return -ENOENT;
+        }
+    }
+    r = boot_load_kernel(m->vm->mem, k, klen, initrd, ilen, m->cfg.append, &m->boot, err, errlen);
+    if (r < 0 && strncmp(err, "kernel", 6) != 0) {
+        char why[256];
+
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "kernel '%s': %s", m->cfg.kernel, why);
+    }
+    munmap(k, klen);
+    if (initrd)
+        munmap(initrd, ilen);
+    return r;
+}
+
+static void rom_write(void *opaque, uint64_t offset, const uint8_t *data, unsigned size)
+{
+    /* Writes to ROM are dropped, as on the real thing. */
+}
+
+static const struct bus_ops rom_ops = { .write = rom_write };
+
+static int load_firmware(struct machine *m, char *err, size_t errlen)
+{
+    struct kvm_userspace_memory_region slot;
+    size_t len;
+    uint8_t *file = map_file(m->cfg.firmware, "firmware", &len, err, errlen);
+
+    if (!file)
+        return -ENOENT;
+    if (len < 0x10000 || len > (16u << 20) || len % 0x1000) {
+        snprintf(err, errlen, "firmware '%s' has a size (%zu bytes) no PC firmware has", m->cfg.firmware, len);
+        munmap(file, len);
+        return -EINVAL;
+    }
+    m->bios = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m->bios == MAP_FAILED) {
+        m->bios = NULL;
+        munmap(file, len);
+        snprintf(err, errlen, "out of memory for the firmware");
+        return -ENOMEM;
+    }
+    memcpy(m->bios, file, len);
+    munmap(file, len);
+    m->bios_size = len;
+    slot = (struct kvm_userspace_memory_region){
+        .slot = GMEM_MAX_REGIONS,
+        .flags = KVM_MEM_READONLY,
+        .guest_phys_addr = (1ull << 32) - len,
+        .memory_size = len,
+        .userspace_addr = (uint64_t)(uintptr_t)m->bios,
+    };
+    if (ioctl(m->vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+        snprintf(err, errlen, "cannot map the firmware: %s", strerror(errno));
+        return -errno;
+    }
+    bus_register(m->vm->mmio, slot.guest_phys_addr, len, &rom_ops, m, "bios-rom");
+    return 0;
+}
+
+static int machine_reset_hook(struct vm *vm, void *opaque)
+{
+    struct machine *m = opaque;
+    char err[256];
+    int r;
+
+    serial_reset(m->com1);
+    i8042_reset(&m->kbc);
+    pm_reset(&m->pm);
+    pci_host_reset(&m->pci);
+    fw_cfg_reset(&m->fw_cfg);
+
+    if (m->cfg.kernel) {
+        r = load_kernel(m, err, sizeof(err));
+        if (r < 0) {
+            log_error("%s", err);
+            return r;
+        }
+        return boot_setup_vcpu(vm->vcpus[0]->fd, vm->mem, &m->boot);
+    }
+    /* The top of the firmware also appears just below 1 MiB, where a PC
+     * starts executing it. */
+    uint64_t low = m->bios_size < BIOS_LOW_MAX ? m->bios_size : BIOS_LOW_MAX;
+    return gmem_write(vm->mem, 0x100000 - low, m->bios + m->bios_size - low, low);
+}
+
+static void power_request_exit(void *opaque, int status, const char *reason)
+{
+    struct machine *m = opaque;
+
+    vm_request_exit(m->vm, status, reason);
+}
+
+static void power_request_reset(void *opaque, const char *reason)
+{
+    struct machine *m = opaque;
+
+    vm_request_reset(m->vm, reason);
+}
+
+static void debugcon_write(void *opaque, uint64_t offset, const uint8_t *data, unsigned size)
+{
+    struct machine *m = opaque;
+    ssize_t r = write(m->debugcon_fd, data, 1);
+
+    (void)r;
+}
+
+static void debugcon_read(void *opaque, uint64_t offset, uint8_t *data, unsigned size)
+{
+    bus_put(data, size, 0xe9);  /* firmware checks for this to find the port */
+}
+
+static const struct bus_ops debugcon_ops = { .read = debugcon_read, .write = debugcon_write };
+
+static int setup_fw_cfg(struct machine *m)
+{
+    struct fw_cfg *f = &m->fw_cfg;
+    struct e820_map map;
+    uint16_t sercon = 0x3f8;
+    int r = 0;
+
+    fw_cfg_init(f, m->vm->mem);
+    r |= fw_cfg_add_u64(f, FW_CFG_RAM_SIZE, m->cfg.ram_size);
+    r |= fw_cfg_add_u16(f, FW_CFG_NB_CPUS, (uint16_t)m->cfg.ncpus);
+    r |= fw_cfg_add_u16(f, FW_CFG_MAX_CPUS, (uint16_t)m->cfg.ncpus);
+    r |= fw_cfg_add_u16(f, FW_CFG_NOGRAPHIC, 1);
+    r |= fw_cfg_add_u16(f, FW_CFG_BOOT_MENU, 1);
+    e820_for_firmware(m->vm->mem, &map);
+    r |= fw_cfg_add_file(f, "etc/e820", map.e, map.n * (uint32_t)sizeof(map.e[0]));
+    r |= fw_cfg_add_file(f, "bootorder", "", 0);
+    /* No display: the firmware's screen goes to COM1. */
+    r |= fw_cfg_add_file(f, "etc/sercon-port", &sercon, sizeof(sercon));
+    return r ? -ENOMEM : 0;
+}
+
+/* The board. Port and address assignments follow a q35 PC so that firmware
+ * and guests find things where they look for them. */
+static int build_board(struct machine *m, char *err, size_t errlen)
+{
+    struct vm *vm = m->vm;
+    struct power power = { power_request_exit, power_request_reset, m };
+    struct rtc_mem_layout layout = {
+        .below_4g = gmem_lowmem_end(vm->mem),
+        .above_4g = gmem_highmem_size(vm->mem),
+        .ncpus = m->cfg.ncpus,
+    };
+    int r = 0;
+
+    m->com1 = serial_new(vm_gsi(vm, 4));
+    if (!m->com1)
+        goto nomem;
+    if (rtc_init(&m->rtc, vm_gsi(vm, 8), &layout) < 0)
+        goto nomem;
+    i8042_init(&m->kbc, vm_gsi(vm, 1), vm_gsi(vm, 12), power);
+    pm_init(&m->pm, power);
+    pci_host_init(&m->pci, vm->mmio, &m->pm);
+    m->debug_exit.power = power;
+    if (setup_fw_cfg(m) < 0)
+        goto nomem;
+
+    r |= bus_register(vm->pio, 0x3f8, 8, &serial_bus_ops, m->com1, "com1");
+    r |= bus_register(vm->pio, 0x70, 2, &rtc_bus_ops, &m->rtc, "rtc");
+    /* 0x61 (in between) is the PIT's speaker port, handled inside KVM. */
+    r |= bus_register(vm->pio, 0x60, 5, &i8042_bus_ops, &m->kbc, "i8042");
+    r |= bus_register(vm->pio, 0x92, 1, &pm_port92_bus_ops, &m->pm, "port92");
+    r |= bus_register(vm->pio, PM_IO_BASE, PM_IO_LEN, &pm_bus_ops, &m->pm, "acpi-pm");
+    r |= bus_register(vm->pio, 0xcf8, 4, &pci_cf8_bus_ops, &m->pci, "pci-cf8");
+    r |= bus_register(vm->pio, 0xcfc, 4, &pci_cfc_bus_ops, &m->pci, "pci-cfc");
+    r |= bus_register(vm->pio, FW_CFG_IO_BASE, 2, &fw_cfg_io_bus_ops, &m->fw_cfg, "fw_cfg");
+    r |= bus_register(vm->pio, FW_CFG_DMA_BASE, 8, &fw_cfg_dma_bus_ops, &m->fw_cfg, "fw_cfg-dma");
+    r |= bus_register(vm->pio, 0xf4, 4, &debug_exit_bus_ops, &m->debug_exit, "debug-exit");
+    if (m->debugcon_fd >= 0)
+        r |= bus_register(vm->pio, DEBUGCON_PORT, 1, &debugcon_ops, m, "debugcon");
+    if (r) {
+        snprintf(err, errlen, "internal error: overlapping device ranges");
+        return -EEXIST;
+    }
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory while building the machine");
+    return -ENOMEM;
+}
+
+struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void *), void *quit_opaque,
+                            char *err, size_t errlen)
+{
+    struct machine *m = calloc(1, sizeof(*m));
+    struct vm_config vc = { cfg->accel_path, cfg->ram_size, cfg->ncpus };
+
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->cfg = *cfg;
+    m->debugcon_fd = -1;
+    m->rtc.timer_fd = -1;
+    m->quit = quit;
+    m->quit_opaque = quit_opaque;
+    if (cfg->debugcon) {
+        m->debugcon_fd = open(cfg->debugcon, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (m->debugcon_fd < 0) {
+            snprintf(err, errlen, "cannot open '%s': %s", cfg->debugcon, strerror(errno));
+            goto fail;
+        }
+    }
+    /* Check the files before anything heavy is set up. */
+    if (cfg->kernel) {
+        size_t len;
+        uint8_t *k = map_file(cfg->kernel, "kernel", &len, err, errlen);
+
+        if (!k)
+            goto fail;
+        munmap(k, len);
+    }
+    m->vm = vm_new(&vc, err, errlen);
+    if (!m->vm)
+        goto fail;
+    if (build_board(m, err, errlen) < 0)
+        goto fail;
+    m->com1_chr = chardev_new(cfg->serial, m->com1, quit, quit_opaque, err, errlen);
+    if (!m->com1_chr)
+        goto fail;
+    if (cfg->kernel) {
+        if (load_kernel(m, err, errlen) < 0)
+            goto fail;
+    } else if (load_firmware(m, err, errlen) < 0) {
+        goto fail;
+    }
+    m->vm->reset_hook = machine_reset_hook;
+    m->vm->reset_opaque = m;
+    return m;
+
+fail:
+    machine_free(m);
+    return NULL;
+}
+
+static gboolean on_rtc_timer(gint fd, GIOCondition cond, gpointer data)
+{
+    struct machine *m = data;
+
+    rtc_timer_fired(&m->rtc);
+    return G_SOURCE_CONTINUE;
+}
+
+int machine_start(struct machine *m)
+{
+    chardev_start(m->com1_chr);
+    m->rtc_watch = g_unix_fd_add(rtc_timer_fd(&m->rtc), G_IO_IN, on_rtc_timer, m);
+    return vm_start(m->vm);
+}
+
+void machine_free(struct machine *m)
+{
+    if (!m)
+        return;
+    if (m->vm)
+        vm_stop(m->vm);
+    if (m->rtc_watch)
+        g_source_remove(m->rtc_watch);
+    chardev_free(m->com1_chr);
+    if (m->vm) {
+        pci_host_destroy(&m->pci);
+        fw_cfg_destroy(&m->fw_cfg);
+        rtc_destroy(&m->rtc);
+        serial_free(m->com1);
+        vm_free(m->vm);
+    }
+    if (m->bios)
+        munmap(m->bios, m->bios_size);
+    if (m->debugcon_fd >= 0)
+        close(m->debugcon_fd);
+    free(m);
+}

@@ -1,0 +1,58 @@
+/* The PC that nook-vmm builds: a q35-like board with legacy devices. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86/boot.h"
+#include "core/chardev.h"
+#include "core/vm.h"
+#include "fw/fw_cfg.h"
+#include "hw/debug_exit.h"
+#include "hw/i8042.h"
+#include "hw/pm.h"
+#include "hw/rtc.h"
+#include "hw/serial.h"
+#include "pci/pci.h"
+
+struct machine_config {
+    const char *accel_path;
+    uint64_t ram_size;
+    unsigned ncpus;
+    const char *kernel;         /* NULL: boot the firmware */
+    const char *initrd;
+    const char *append;
+    const char *firmware;
+    const char *serial;         /* chardev spec */
+    const char *debugcon;       /* file for port 0x402 output, or NULL */
+    bool no_reboot;
+};
+
+struct machine {
+    struct machine_config cfg;
+    struct vm *vm;              /* owned */
+
+    struct serial *com1;        /* owned */
+    struct chardev *com1_chr;   /* owned */
+    struct rtc rtc;
+    struct i8042 kbc;
+    struct pm pm;
+    struct pci_host pci;
+    struct fw_cfg fw_cfg;
+    struct debug_exit debug_exit;
+    int debugcon_fd;
+
+    uint8_t *bios;              /* owned mapping of the firmware image */
+    uint64_t bios_size;
+    struct boot_info boot;
+    unsigned rtc_watch;         /* GLib source id */
+    void (*quit)(void *);
+    void *quit_opaque;
+};
+
+/* Builds the machine; NULL with a one-line reason in err. */
+struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void *), void *quit_opaque,
+                            char *err, size_t errlen);
+void machine_free(struct machine *m);
+/* Starts devices' main-loop sources and the vCPUs. */
+int machine_start(struct machine *m);

@@ -1,0 +1,350 @@
+/* nook-vmm: runs one virtual machine. */
+#include <errno.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/control.h"
+#include "core/options.h"
+#include "machine.h"
+
+/* Exit statuses. Odd numbers belong to the debug-exit device. */
+#define EXIT_POWEROFF     0
+#define EXIT_CONFIG_ERROR 2
+#define EXIT_GUEST_ERROR  4
+
+struct app {
+    struct machine *machine;
+    struct control_server *control;
+    GMainLoop *loop;
+    char *name;
+    int status;
+};
+
+static void app_quit(void *opaque)
+{
+    struct app *app = opaque;
+
+    vm_request_exit(app->machine->vm, EXIT_POWEROFF, "quit");
+}
+
+static void on_vm_event(void *opaque, const char *event, const char *state, const char *reason)
+{
+    struct app *app = opaque;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) data = NULL;
+    g_autofree char *line = NULL;
+
+    if (!app->control)
+        return;
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, state);
+    if (reason) {
+        json_builder_set_member_name(b, "reason");
+        json_builder_add_string_value(b, reason);
+    }
+    json_builder_end_object(b);
+    data = json_builder_get_root(b);
+    line = control_format_event(event, data);
+    control_server_broadcast(app->control, line);
+}
+
+static gboolean on_wake(gint fd, GIOCondition cond, gpointer data)
+{
+    struct app *app = data;
+    struct vm *vm = app->machine->vm;
+    uint64_t v;
+    ssize_t r = read(fd, &v, sizeof(v));
+
+    (void)r;
+    if (vm_exit_requested(vm)) {
+        g_main_loop_quit(app->loop);
+        return G_SOURCE_CONTINUE;
+    }
+    if (atomic_load(&vm->reset_requested)) {
+        if (app->machine->cfg.no_reboot) {
+            vm_request_exit(vm, EXIT_POWEROFF, "reset-with-no-reboot");
+            g_main_loop_quit(app->loop);
+            return G_SOURCE_CONTINUE;
+        }
+        vm_reset(vm);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_signal(gpointer data)
+{
+    app_quit(data);
+    return G_SOURCE_CONTINUE;
+}
+
+/* ---- control commands ---- */
+
+static bool cmd_query_status(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+    struct vm *vm = app->machine->vm;
+
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, vm_state_name(vm->state));
+    json_builder_set_member_name(b, "running");
+    json_builder_add_boolean_value(b, vm->state == VM_STATE_RUNNING);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, app->name);
+    json_builder_set_member_name(b, "cpus");
+    json_builder_add_int_value(b, vm->ncpus);
+    json_builder_set_member_name(b, "memory");
+    json_builder_add_int_value(b, (gint64)app->machine->cfg.ram_size);
+    return true;
+}
+
+static bool cmd_query_version(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    json_builder_set_member_name(b, "vmm");
+    json_builder_add_string_value(b, NOOK_VERSION);
+    json_builder_set_member_name(b, "protocol");
+    json_builder_add_int_value(b, CONTROL_PROTOCOL_VERSION);
+    return true;
+}
+
+static bool cmd_pause(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+
+    vm_pause(app->machine->vm);
+    return true;
+}
+
+static bool cmd_resume(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+
+    vm_resume(app->machine->vm);
+    return true;
+}
+
+static bool cmd_reset(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+    int r;
+
+    app->machine->vm->reset_reason = "control";
+    r = vm_reset(app->machine->vm);
+    if (r < 0) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_GENERIC, "reset failed: %s", g_strerror(-r));
+        return false;
+    }
+    return true;
+}
+
+static bool cmd_quit(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    app_quit(opaque);
+    return true;
+}
+
+static const struct control_cmd commands[] = {
+    { "query-status", cmd_query_status },
+    { "query-version", cmd_query_version },
+    { "pause", cmd_pause },
+    { "resume", cmd_resume },
+    { "reset", cmd_reset },
+    { "quit", cmd_quit },
+    { NULL, NULL },
+};
+
+/* ---- options ---- */
+
+static char *opt_memory = "512M", *opt_kernel, *opt_initrd, *opt_append, *opt_firmware;
+static char *opt_serial = "stdio", *opt_display = "none", *opt_control, *opt_name;
+static char *opt_accel = "kvm", *opt_debugcon;
+static int opt_cpus = 1;
+static gboolean opt_no_reboot, opt_verbose, opt_version;
+
+static const GOptionEntry entries[] = {
+    { "memory", 'm', 0, G_OPTION_ARG_STRING, &opt_memory, "Guest RAM (default 512M)", "SIZE" },
+    { "cpus", 'c', 0, G_OPTION_ARG_INT, &opt_cpus, "Number of vCPUs, 1 to 64 (default 1)", "N" },
+    { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &opt_kernel, "Boot this PVH ELF or bzImage directly", "FILE" },
+    { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &opt_initrd, "Initial ramdisk for --kernel", "FILE" },
+    { "append", 0, 0, G_OPTION_ARG_STRING, &opt_append, "Kernel command line", "STR" },
+    { "firmware", 0, 0, G_OPTION_ARG_FILENAME, &opt_firmware, "BIOS image (default " NOOK_SEABIOS ")", "FILE" },
+    { "serial", 0, 0, G_OPTION_ARG_STRING, &opt_serial, "COM1: stdio, none, file:PATH or unix:PATH", "SPEC" },
+    { "display", 0, 0, G_OPTION_ARG_STRING, &opt_display, "Display: none", "KIND" },
+    { "control", 0, 0, G_OPTION_ARG_FILENAME, &opt_control,
+      "Control socket (default $XDG_RUNTIME_DIR/nook/NAME/control.sock), or none", "PATH" },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "VM name (default vm-PID)", "NAME" },
+    { "accel", 0, 0, G_OPTION_ARG_STRING, &opt_accel, "Accelerator: kvm or nookhv", "KIND" },
+    { "no-reboot", 0, 0, G_OPTION_ARG_NONE, &opt_no_reboot, "Exit instead of resetting", NULL },
+    { "debugcon", 0, 0, G_OPTION_ARG_FILENAME, &opt_debugcon, "Write firmware debug output (port 0x402) here", "FILE" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Log more", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version", NULL },
+    { NULL }
+};
+
+static int config_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static int config_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("nook-vmm: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_CONFIG_ERROR;
+}
+
+static bool valid_name(const char *s)
+{
+    if (!*s || strlen(s) > 64 || s[0] == '.')
+        return false;
+    for (; *s; s++)
+        if (!g_ascii_isalnum(*s) && *s != '-' && *s != '_' && *s != '.')
+            return false;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- run one Nook virtual machine");
+    g_autoptr(GError) error = NULL;
+    struct machine_config cfg = { 0 };
+    struct app app = { .status = EXIT_POWEROFF };
+    g_autofree char *control_path = NULL;
+    uint64_t host_ram;
+    char err[512];
+    guint wake_watch, sigint, sigterm, sighup;
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(ctx,
+        "Exit status: 0 after power-off or quit, 2 for a bad configuration, 4 when the\n"
+        "guest hit an error KVM cannot handle, and (v << 1) | 1 when the guest wrote v\n"
+        "to the debug-exit port 0xf4.\n");
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return config_error("%s (see --help)", error->message);
+    if (opt_version) {
+        printf("nook-vmm %s\n", NOOK_VERSION);
+        return 0;
+    }
+    if (argc > 1)
+        return config_error("unexpected argument '%s' (see --help)", argv[1]);
+    if (opt_verbose)
+        log_set_level(LOG_DEBUG);
+
+    if (!parse_size(opt_memory, &cfg.ram_size, err, sizeof(err)))
+        return config_error("--memory: %s", err);
+    if (cfg.ram_size == 0)
+        return config_error("--memory must be more than 0");
+    if (cfg.ram_size < (2u << 20))
+        return config_error("--memory %s is too small: a PC needs at least 2 MiB", opt_memory);
+    cfg.ram_size = (cfg.ram_size + 0xfff) & ~0xfffull;
+    host_ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+    if (cfg.ram_size > host_ram)
+        return config_error("--memory %s is more than this host has (%llu MiB)", opt_memory,
+                            (unsigned long long)(host_ram >> 20));
+    if (opt_cpus < 1 || opt_cpus > VM_MAX_CPUS)
+        return config_error("--cpus %d: must be between 1 and %d", opt_cpus, VM_MAX_CPUS);
+    cfg.ncpus = (unsigned)opt_cpus;
+    if (strcmp(opt_display, "none") != 0)
+        return config_error("--display %s: only 'none' is available in this build", opt_display);
+    if (strcmp(opt_accel, "kvm") == 0)
+        cfg.accel_path = "/dev/kvm";
+    else if (strcmp(opt_accel, "nookhv") == 0)
+        cfg.accel_path = "/dev/nookhv";
+    else
+        return config_error("--accel %s: expected kvm or nookhv", opt_accel);
+    if ((opt_initrd || opt_append) && !opt_kernel)
+        return config_error("--initrd and --append need --kernel");
+    if (opt_kernel && opt_firmware)
+        return config_error("--kernel and --firmware cannot be used together");
+    cfg.kernel = opt_kernel;
+    cfg.initrd = opt_initrd;
+    cfg.append = opt_append;
+    cfg.firmware = opt_firmware ? opt_firmware : NOOK_SEABIOS;
+    cfg.serial = opt_serial;
+    cfg.debugcon = opt_debugcon;
+    cfg.no_reboot = opt_no_reboot;
+    app.name = opt_name ? g_strdup(opt_name) : g_strdup_printf("vm-%d", (int)getpid());
+    if (!valid_name(app.name))
+        return config_error("--name '%s': use letters, digits, '-', '_' and '.'", app.name);
+
+    /* Guest exits must not be killed by a client that closed its socket. */
+    signal(SIGPIPE, SIG_IGN);
+
+    app.machine = machine_new(&cfg, app_quit, &app, err, sizeof(err));
+    if (!app.machine)
+        return config_error("%s", err);
+
+    if (!opt_control)
+        control_path = g_build_filename(g_get_user_runtime_dir(), "nook", app.name, "control.sock", NULL);
+    else if (strcmp(opt_control, "none") != 0)
+        control_path = g_strdup(opt_control);
+    if (control_path) {
+        app.control = control_server_new(control_path, commands, &app, err, sizeof(err));
+        if (!app.control) {
+            machine_free(app.machine);
+            return config_error("%s", err);
+        }
+    }
+
+    app.loop = g_main_loop_new(NULL, FALSE);
+    app.machine->vm->event_fn = on_vm_event;
+    app.machine->vm->event_opaque = &app;
+    wake_watch = g_unix_fd_add(app.machine->vm->wake_fd, G_IO_IN, on_wake, &app);
+    sigint = g_unix_signal_add(SIGINT, on_signal, &app);
+    sigterm = g_unix_signal_add(SIGTERM, on_signal, &app);
+    sighup = g_unix_signal_add(SIGHUP, on_signal, &app);
+
+    if (chardev_is_interactive(app.machine->com1_chr))
+        fprintf(stderr, "nook-vmm: %s running; control socket %s; press Ctrl-a x to quit\r\n",
+                app.name, control_path ? control_path : "(none)");
+
+    if (machine_start(app.machine) < 0) {
+        log_error("cannot start the virtual CPUs");
+        vm_request_exit(app.machine->vm, EXIT_GUEST_ERROR, "start-failed");
+    } else if (!vm_exit_requested(app.machine->vm)) {
+        g_main_loop_run(app.loop);
+    }
+
+    vm_stop(app.machine->vm);
+    app.status = atomic_load(&app.machine->vm->exit_status);
+    if (app.status < 0)
+        app.status = EXIT_POWEROFF;
+    if (strcmp(app.machine->vm->exit_reason ? app.machine->vm->exit_reason : "", "internal-error") == 0 ||
+        strcmp(app.machine->vm->exit_reason ? app.machine->vm->exit_reason : "", "guest-crash") == 0)
+        app.status = EXIT_GUEST_ERROR;
+    if (app.control) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        g_autoptr(JsonNode) data = NULL;
+        g_autofree char *line = NULL;
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "state");
+        json_builder_add_string_value(b, "shutdown");
+        json_builder_set_member_name(b, "reason");
+        json_builder_add_string_value(b, app.machine->vm->exit_reason ? app.machine->vm->exit_reason : "quit");
+        json_builder_set_member_name(b, "status");
+        json_builder_add_int_value(b, app.status);
+        json_builder_end_object(b);
+        data = json_builder_get_root(b);
+        line = control_format_event("state-changed", data);
+        control_server_broadcast(app.control, line);
+        control_server_flush(app.control);
+        control_server_free(app.control);
+    }
+    g_source_remove(wake_watch);
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
+    g_source_remove(sighup);
+    machine_free(app.machine);
+    g_main_loop_unref(app.loop);
+    g_free(app.name);
+    fflush(stdout);
+    return app.status;
+}
