@@ -138,17 +138,15 @@ static void print_return(JsonNode *ret)
         for (GList *l = members; l; l = l->next) {
             JsonNode *v = json_object_get_member(o, l->data);
 
-            if (JSON_NODE_HOLDS_VALUE(v)) {
-                GValue gv = G_VALUE_INIT;
+            if (JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING) {
+                printf("%s: %s\n", (char *)l->data, json_node_get_string(v));
+            } else {
+                g_autoptr(JsonGenerator) g = json_generator_new();
                 g_autofree char *s = NULL;
 
-                json_node_get_value(v, &gv);
-                s = g_strdup_value_contents(&gv);
-                if (G_VALUE_HOLDS_STRING(&gv))
-                    printf("%s: %s\n", (char *)l->data, g_value_get_string(&gv));
-                else
-                    printf("%s: %s\n", (char *)l->data, s);
-                g_value_unset(&gv);
+                json_generator_set_root(g, v);
+                s = json_generator_to_data(g, NULL);
+                printf("%s: %s\n", (char *)l->data, s);
             }
         }
         return;

@@ -22,6 +22,7 @@
 #define BOOT_MODLIST    0x8800      /* PVH module list */
 #define BOOT_CMDLINE    0x20000
 #define BOOT_CMDLINE_MAX 0x10000
+#define BOOT_AREA_END   (BOOT_CMDLINE + BOOT_CMDLINE_MAX)
 #define BZ_LOAD_ADDR    0x100000
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
@@ -205,7 +206,12 @@ static int load_pvh(const struct gmem *mem, const uint8_t *k, size_t len, const 
                 have_entry = find_pvh_entry(k + ph.offset, ph.filesz, &entry);
             continue;
         }
-        if (ph.filesz > ph.memsz || !gmem_is_ram(mem, ph.paddr, ph.memsz) || ph.paddr < 0x100000) {
+        if (ph.memsz && ph.paddr < BOOT_AREA_END) {
+            snprintf(err, errlen, "an ELF segment at 0x%llx overlaps the boot data below 0x%x",
+                     (unsigned long long)ph.paddr, BOOT_AREA_END);
+            return -EINVAL;
+        }
+        if (ph.filesz > ph.memsz || !gmem_is_ram(mem, ph.paddr, ph.memsz)) {
             snprintf(err, errlen, "an ELF segment (0x%llx, %llu bytes) does not fit in guest RAM",
                      (unsigned long long)ph.paddr, (unsigned long long)ph.memsz);
             return -E2BIG;
