@@ -120,15 +120,6 @@ struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen)
     /* Best effort: only Intel hosts need these. */
     ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
     ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR);
-    if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-        snprintf(err, errlen, "KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
-        goto err;
-    }
-    if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-        snprintf(err, errlen, "KVM_CREATE_PIT2 failed: %s", strerror(errno));
-        goto err;
-    }
-
     /* Like a q35 PC: RAM below the ECAM window at 2.75 GiB, or below 2 GiB
      * when it would not leave room for PCI holes, the rest above 4 GiB. */
     lowmem_limit = cfg->ram_size >= 0xb0000000ull ? 0x80000000ull : 0xb0000000ull;
@@ -142,6 +133,18 @@ struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
         goto err;
     }
+    /* Memory before the irqchip: adding a memslot to a VM that already has
+     * an in-kernel irqchip waits for an SRCU grace period, which costs
+     * milliseconds at every start. */
+    if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+        snprintf(err, errlen, "KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
+        goto err;
+    }
+    if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+        snprintf(err, errlen, "KVM_CREATE_PIT2 failed: %s", strerror(errno));
+        goto err;
+    }
+
     vm->pio = bus_new("pio", 0x10000);
     vm->mmio = bus_new("mmio", 1ull << 52);
     vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
