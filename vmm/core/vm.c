@@ -53,6 +53,40 @@ static struct kvm_cpuid2 *get_supported_cpuid(int kvm_fd)
     return NULL;
 }
 
+/* PC interrupt routing: GSIs 0-15 reach the PICs, and GSIs 0-23 the IOAPIC
+ * pin of the same number, except that the PIT's GSI 0 is wired to pin 2 (the
+ * interrupt source override every PC firmware reports) and pin 2 has no other
+ * source. KVM's default would put GSI 0 on pin 0. */
+static int set_gsi_routing(struct vm *vm)
+{
+    struct kvm_irq_routing *r = calloc(1, sizeof(*r) + 48 * sizeof(r->entries[0]));
+    unsigned n = 0;
+    int ret = 0;
+
+    if (!r)
+        return -ENOMEM;
+    for (unsigned gsi = 0; gsi < 16; gsi++) {
+        r->entries[n++] = (struct kvm_irq_routing_entry){
+            .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+            .u.irqchip = { .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+                           .pin = gsi % 8 },
+        };
+    }
+    for (unsigned gsi = 0; gsi < 24; gsi++) {
+        if (gsi == 2)
+            continue;
+        r->entries[n++] = (struct kvm_irq_routing_entry){
+            .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+            .u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi == 0 ? 2 : gsi },
+        };
+    }
+    r->nr = n;
+    if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, r) < 0)
+        ret = -errno;
+    free(r);
+    return ret;
+}
+
 static int map_ram(struct vm *vm)
 {
     for (unsigned i = 0; i < vm->mem->nregions; i++) {
@@ -138,6 +172,10 @@ struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen)
      * milliseconds at every start. */
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
         snprintf(err, errlen, "KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
+        goto err;
+    }
+    if (set_gsi_routing(vm) < 0) {
+        snprintf(err, errlen, "KVM_SET_GSI_ROUTING failed: %s", strerror(errno));
         goto err;
     }
     if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
