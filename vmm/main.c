@@ -164,7 +164,7 @@ static char *opt_memory = "512M", *opt_kernel, *opt_initrd, *opt_append, *opt_fi
 static char *opt_serial = "stdio", *opt_display = "none", *opt_control, *opt_name;
 static char *opt_accel = "kvm", *opt_debugcon;
 static int opt_cpus = 1;
-static gboolean opt_no_reboot, opt_verbose, opt_version;
+static gboolean opt_no_reboot, opt_verbose, opt_version, opt_sync_teardown;
 
 static const GOptionEntry entries[] = {
     { "memory", 'm', 0, G_OPTION_ARG_STRING, &opt_memory, "Guest RAM (default 512M)", "SIZE" },
@@ -180,6 +180,8 @@ static const GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "VM name (default vm-PID)", "NAME" },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &opt_accel, "Accelerator: kvm or nookhv", "KIND" },
     { "no-reboot", 0, 0, G_OPTION_ARG_NONE, &opt_no_reboot, "Exit instead of resetting", NULL },
+    { "sync-teardown", 0, 0, G_OPTION_ARG_NONE, &opt_sync_teardown,
+      "Destroy the VM in this process before exiting", NULL },
     { "debugcon", 0, 0, G_OPTION_ARG_FILENAME, &opt_debugcon, "Write firmware debug output (port 0x402) here", "FILE" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Log more", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version", NULL },
@@ -338,6 +340,8 @@ int main(int argc, char **argv)
         control_server_flush(app.control);
         control_server_free(app.control);
     }
+    if (!opt_sync_teardown)
+        vm_detach_teardown(app.machine->vm);
     g_source_remove(wake_watch);
     g_source_remove(sigint);
     g_source_remove(sigterm);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -421,4 +422,58 @@ void vm_request_reset(struct vm *vm, const char *reason)
 bool vm_exit_requested(struct vm *vm)
 {
     return atomic_load(&vm->exit_status) >= 0;
+}
+
+static bool keep_fd(const struct vm *vm, int fd)
+{
+    if (fd == vm->kvm_fd || fd == vm->vm_fd || (vm->mem && fd == vm->mem->fd))
+        return true;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->vcpus[i] && fd == vm->vcpus[i]->fd)
+            return true;
+    return false;
+}
+
+/* Destroying a VM with an in-kernel irqchip waits for several SRCU grace
+ * periods (tens of milliseconds on some hosts). A child process that holds
+ * the last references does that after this process has exited, so whoever
+ * waits for nook-vmm (a script, the GUI restarting the VM) does not. */
+int vm_detach_teardown(struct vm *vm)
+{
+    int pipefd[2];
+    pid_t pid;
+
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return -errno;
+    pid = fork();
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return -errno;
+    }
+    if (pid == 0) {
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+        char c;
+
+        /* Keep nothing the parent's waiters could be waiting on (pipes,
+         * sockets, the terminal): only the VM's own descriptors. */
+        if (d) {
+            int dfd = dirfd(d);
+
+            while ((e = readdir(d))) {
+                int fd = atoi(e->d_name);
+
+                if (e->d_name[0] != '.' && fd != dfd && fd != pipefd[0] && !keep_fd(vm, fd))
+                    close(fd);
+            }
+            closedir(d);
+        }
+        while (read(pipefd[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    /* The write end closes when this process exits, releasing the child. */
+    close(pipefd[0]);
+    return 0;
 }

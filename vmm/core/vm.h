@@ -97,3 +97,7 @@ void vm_request_reset(struct vm *vm, const char *reason);
 bool vm_exit_requested(struct vm *vm);
 
 void vm_emit(struct vm *vm, const char *event, const char *reason);
+
+/* After vm_stop: leaves the kernel's VM teardown to a child process that
+ * finishes it once this process has exited. */
+int vm_detach_teardown(struct vm *vm);
