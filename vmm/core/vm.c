@@ -249,6 +249,51 @@ int vm_irq_line(struct vm *vm, unsigned gsi, int level)
     return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }
 
+static int ioeventfd(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
+                     uint64_t value, int fd, bool del)
+{
+    struct kvm_ioeventfd ev = {
+        .datamatch = value,
+        .addr = addr,
+        .len = len,
+        .fd = fd,
+        .flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (match ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
+                 (del ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
+    };
+
+    return ioctl(vm->vm_fd, KVM_IOEVENTFD, &ev) < 0 ? -errno : 0;
+}
+
+int vm_ioeventfd_add(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
+                     uint64_t value, int fd)
+{
+    return ioeventfd(vm, addr, len, pio, match, value, fd, false);
+}
+
+int vm_ioeventfd_del(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
+                     uint64_t value, int fd)
+{
+    return ioeventfd(vm, addr, len, pio, match, value, fd, true);
+}
+
+int vm_irqfd_add(struct vm *vm, unsigned gsi, int fd, int resample_fd)
+{
+    struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
+
+    if (resample_fd >= 0) {
+        irqfd.flags = KVM_IRQFD_FLAG_RESAMPLE;
+        irqfd.resamplefd = (uint32_t)resample_fd;
+    }
+    return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+}
+
+int vm_irqfd_del(struct vm *vm, unsigned gsi, int fd)
+{
+    struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN };
+
+    return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+}
+
 static void gsi_set(void *opaque, unsigned gsi, int level)
 {
     vm_irq_line(opaque, gsi, level);

@@ -80,6 +80,17 @@ struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen);
 void vm_free(struct vm *vm);
 
 int vm_irq_line(struct vm *vm, unsigned gsi, int level);
+
+/* Guest writes of len bytes to addr (a port when pio) signal fd inside the
+ * kernel without leaving KVM_RUN; with match, only writes of that value. */
+int vm_ioeventfd_add(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
+                     uint64_t value, int fd);
+int vm_ioeventfd_del(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
+                     uint64_t value, int fd);
+/* A write to fd raises gsi (edge); with resample_fd >= 0 the line is level
+ * triggered and resample_fd is signalled when the guest EOIs it. */
+int vm_irqfd_add(struct vm *vm, unsigned gsi, int fd, int resample_fd);
+int vm_irqfd_del(struct vm *vm, unsigned gsi, int fd);
 /* An irq_line that drives a GSI of this VM's in-kernel irqchip. */
 struct irq_line vm_gsi(struct vm *vm, unsigned gsi);
 

@@ -1,0 +1,104 @@
+"""Helpers shared by the tests that drive the nook-vmm process."""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+
+
+def need_kvm():
+    if not os.path.exists("/dev/kvm"):
+        print("skipped: /dev/kvm does not exist on this machine")
+        sys.exit(SKIP)
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("skipped: no permission to open /dev/kvm")
+        sys.exit(SKIP)
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+    print(f"ok: {what}")
+
+
+class Control:
+    """A JSON-lines control client that keeps events apart from replies."""
+
+    def __init__(self, path, timeout=10):
+        import json
+        self.json = json
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.time() > deadline:
+                    raise Failure(f"cannot connect to {path}")
+                time.sleep(0.05)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.events = []
+        self.greeting = self.read()
+
+    def read(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise Failure("control socket closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return self.json.loads(line)
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def reply(self):
+        while True:
+            msg = self.read()
+            if "event" in msg:
+                self.events.append(msg)
+                continue
+            return msg
+
+    def execute(self, cmd, args=None, id=None):
+        req = {"execute": cmd}
+        if args is not None:
+            req["arguments"] = args
+        if id is not None:
+            req["id"] = id
+        self.send_raw((self.json.dumps(req) + "\n").encode())
+        return self.reply()
+
+    def wait_event(self, pred, timeout=10):
+        deadline = time.time() + timeout
+        while True:
+            for e in self.events:
+                if pred(e):
+                    self.events.remove(e)
+                    return e
+            if time.time() > deadline:
+                raise Failure("expected event did not arrive")
+            self.events.append(self.read())
+
+
+def tmpdir():
+    return tempfile.mkdtemp(prefix="nook-test-")
+
+
+def run_main(fn):
+    try:
+        fn()
+    except Failure as e:
+        print(f"FAIL: {e}")
+        sys.exit(1)
+    print("PASS")
