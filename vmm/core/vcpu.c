@@ -148,6 +148,19 @@ static void log_fault(struct vcpu *vcpu, const char *what)
         log_warn_rl(&vcpu->vm->rl_fault, "vCPU %u: %s", vcpu->id, what);
 }
 
+/* A vCPU in shutdown state would exit again at once: it waits until the
+ * main thread's pause for the reset (or a stop) reaches it. */
+static void wait_for_reset(struct vcpu *vcpu)
+{
+    struct vm *vm = vcpu->vm;
+
+    pthread_mutex_lock(&vm->lock);
+    while (atomic_load(&vm->reset_requested) && !atomic_load(&vm->pause_req) &&
+           !atomic_load(&vm->stop_req))
+        pthread_cond_wait(&vm->cond, &vm->lock);
+    pthread_mutex_unlock(&vm->lock);
+}
+
 /* Returns false when the thread must leave its run loop. */
 static bool handle_exit(struct vcpu *vcpu)
 {
@@ -171,6 +184,7 @@ static bool handle_exit(struct vcpu *vcpu)
         /* A triple fault resets a PC. */
         log_fault(vcpu, "triple fault, resetting the machine");
         vm_request_reset(vm, "triple-fault");
+        wait_for_reset(vcpu);
         return true;
     case KVM_EXIT_SYSTEM_EVENT:
         switch (run->system_event.type) {
@@ -179,6 +193,7 @@ static bool handle_exit(struct vcpu *vcpu)
             return false;
         case KVM_SYSTEM_EVENT_RESET:
             vm_request_reset(vm, "guest-reset");
+            wait_for_reset(vcpu);
             return true;
         default:
             log_warn("vCPU %u: guest crash event %u", vcpu->id, run->system_event.type);

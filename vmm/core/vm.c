@@ -366,6 +366,7 @@ static void pause_all(struct vm *vm)
     for (unsigned i = 0; i < vm->ncpus; i++)
         vcpu_kick(vm->vcpus[i]);
     pthread_mutex_lock(&vm->lock);
+    pthread_cond_broadcast(&vm->cond);
     while (vm->paused_count < vm->ncpus)
         pthread_cond_wait(&vm->cond, &vm->lock);
     pthread_mutex_unlock(&vm->lock);

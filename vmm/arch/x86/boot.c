@@ -160,7 +160,7 @@ static int load_pvh(const struct gmem *mem, const uint8_t *k, size_t len, const 
                     size_t initrd_len, const char *cmdline, struct boot_info *info, char *err,
                     size_t errlen)
 {
-    bool is64 = k[EI_CLASS] == ELFCLASS64;
+    bool is64;
     uint64_t phoff, entry = 0, kernel_end = 0;
     unsigned phnum, phentsize, machine;
     bool have_entry = false;
@@ -168,6 +168,10 @@ static int load_pvh(const struct gmem *mem, const uint8_t *k, size_t len, const 
     struct hvm_start_info si = { .magic = HVM_START_MAGIC, .version = 1 };
     int r;
 
+    /* The caller only checked the 4-byte magic. */
+    if (len < EI_NIDENT)
+        return fail(err, errlen, -ENOEXEC, "the ELF header is truncated");
+    is64 = k[EI_CLASS] == ELFCLASS64;
     if (is64) {
         Elf64_Ehdr eh;
 
