@@ -12,10 +12,6 @@
 #include "core/options.h"
 #include "machine.h"
 
-/* Exit statuses. Odd numbers belong to the debug-exit device. */
-#define EXIT_POWEROFF     0
-#define EXIT_CONFIG_ERROR 2
-#define EXIT_GUEST_ERROR  4
 
 struct app {
     struct machine *machine;
@@ -29,12 +25,14 @@ static void app_quit(void *opaque)
 {
     struct app *app = opaque;
 
-    vm_request_exit(app->machine->vm, EXIT_POWEROFF, "quit");
+    vm_request_exit(app->machine->vm, VM_EXIT_POWEROFF, "quit");
 }
 
-static void on_vm_event(void *opaque, const char *event, const char *state, const char *reason)
+/* Sends a state-changed (or reset) event to every control client; status is
+ * included when it is not negative. */
+static void broadcast_state(struct app *app, const char *event, const char *state,
+                            const char *reason, int status)
 {
-    struct app *app = opaque;
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonNode) data = NULL;
     g_autofree char *line = NULL;
@@ -48,10 +46,19 @@ static void on_vm_event(void *opaque, const char *event, const char *state, cons
         json_builder_set_member_name(b, "reason");
         json_builder_add_string_value(b, reason);
     }
+    if (status >= 0) {
+        json_builder_set_member_name(b, "status");
+        json_builder_add_int_value(b, status);
+    }
     json_builder_end_object(b);
     data = json_builder_get_root(b);
     line = control_format_event(event, data);
     control_server_broadcast(app->control, line);
+}
+
+static void on_vm_event(void *opaque, const char *event, const char *state, const char *reason)
+{
+    broadcast_state(opaque, event, state, reason, -1);
 }
 
 static gboolean on_wake(gint fd, GIOCondition cond, gpointer data)
@@ -68,7 +75,7 @@ static gboolean on_wake(gint fd, GIOCondition cond, gpointer data)
     }
     if (atomic_load(&vm->reset_requested)) {
         if (app->machine->cfg.no_reboot) {
-            vm_request_exit(vm, EXIT_POWEROFF, "reset-with-no-reboot");
+            vm_request_exit(vm, VM_EXIT_POWEROFF, "reset-with-no-reboot");
             g_main_loop_quit(app->loop);
             return G_SOURCE_CONTINUE;
         }
@@ -199,7 +206,7 @@ static int config_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    return EXIT_CONFIG_ERROR;
+    return VM_EXIT_CONFIG_ERROR;
 }
 
 static bool valid_name(const char *s)
@@ -217,7 +224,7 @@ int main(int argc, char **argv)
     g_autoptr(GOptionContext) ctx = g_option_context_new("- run one Nook virtual machine");
     g_autoptr(GError) error = NULL;
     struct machine_config cfg = { 0 };
-    struct app app = { .status = EXIT_POWEROFF };
+    struct app app = { .status = VM_EXIT_POWEROFF };
     g_autofree char *control_path = NULL;
     uint64_t host_ram;
     char err[512];
@@ -309,7 +316,7 @@ int main(int argc, char **argv)
 
     if (machine_start(app.machine) < 0) {
         log_error("cannot start the virtual CPUs");
-        vm_request_exit(app.machine->vm, EXIT_GUEST_ERROR, "start-failed");
+        vm_request_exit(app.machine->vm, VM_EXIT_GUEST_ERROR, "start-failed");
     } else if (!vm_exit_requested(app.machine->vm)) {
         g_main_loop_run(app.loop);
     }
@@ -317,26 +324,10 @@ int main(int argc, char **argv)
     vm_stop(app.machine->vm);
     app.status = atomic_load(&app.machine->vm->exit_status);
     if (app.status < 0)
-        app.status = EXIT_POWEROFF;
-    if (strcmp(app.machine->vm->exit_reason ? app.machine->vm->exit_reason : "", "internal-error") == 0 ||
-        strcmp(app.machine->vm->exit_reason ? app.machine->vm->exit_reason : "", "guest-crash") == 0)
-        app.status = EXIT_GUEST_ERROR;
+        app.status = VM_EXIT_POWEROFF;
     if (app.control) {
-        g_autoptr(JsonBuilder) b = json_builder_new();
-        g_autoptr(JsonNode) data = NULL;
-        g_autofree char *line = NULL;
-
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "state");
-        json_builder_add_string_value(b, "shutdown");
-        json_builder_set_member_name(b, "reason");
-        json_builder_add_string_value(b, app.machine->vm->exit_reason ? app.machine->vm->exit_reason : "quit");
-        json_builder_set_member_name(b, "status");
-        json_builder_add_int_value(b, app.status);
-        json_builder_end_object(b);
-        data = json_builder_get_root(b);
-        line = control_format_event("state-changed", data);
-        control_server_broadcast(app.control, line);
+        broadcast_state(&app, "state-changed", "shutdown",
+                        app.machine->vm->exit_reason ? app.machine->vm->exit_reason : "quit", app.status);
         control_server_flush(app.control);
         control_server_free(app.control);
     }

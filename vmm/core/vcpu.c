@@ -197,19 +197,19 @@ static bool handle_exit(struct vcpu *vcpu)
             return true;
         default:
             log_warn("vCPU %u: guest crash event %u", vcpu->id, run->system_event.type);
-            vm_request_exit(vm, 2, "guest-crash");
+            vm_request_exit(vm, VM_EXIT_GUEST_ERROR, "guest-crash");
             return false;
         }
     case KVM_EXIT_FAIL_ENTRY:
         log_error("vCPU %u: KVM could not enter the guest (reason 0x%llx)", vcpu->id,
                   (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-        vm_request_exit(vm, 2, "internal-error");
+        vm_request_exit(vm, VM_EXIT_GUEST_ERROR, "internal-error");
         return false;
     case KVM_EXIT_INTERNAL_ERROR:
         log_fault(vcpu, run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
                             ? "KVM could not emulate an instruction"
                             : "KVM internal error");
-        vm_request_exit(vm, 2, "internal-error");
+        vm_request_exit(vm, VM_EXIT_GUEST_ERROR, "internal-error");
         return false;
     default:
         log_warn_rl(&vm->rl_fault, "vCPU %u: unexpected exit reason %u", vcpu->id,
@@ -256,7 +256,7 @@ static void *vcpu_thread(void *arg)
             if (errno == EINTR || errno == EAGAIN)
                 continue;
             log_error("vCPU %u: KVM_RUN failed: %s", vcpu->id, strerror(errno));
-            vm_request_exit(vcpu->vm, 2, "internal-error");
+            vm_request_exit(vcpu->vm, VM_EXIT_GUEST_ERROR, "internal-error");
             break;
         }
         if (!handle_exit(vcpu))

@@ -14,6 +14,11 @@
 
 #define VM_MAX_CPUS 64
 
+/* Exit statuses of nook-vmm; odd numbers belong to the debug-exit device. */
+#define VM_EXIT_POWEROFF     0
+#define VM_EXIT_CONFIG_ERROR 2
+#define VM_EXIT_GUEST_ERROR  4
+
 enum vm_state {
     VM_STATE_CREATED,
     VM_STATE_RUNNING,
