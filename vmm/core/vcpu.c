@@ -86,7 +86,7 @@ int vcpu_reset(struct vcpu *vcpu)
     }
     if (ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp) < 0)
         return -errno;
-    return 0;
+    return x86_msrs_reset(vcpu->fd, &vcpu->vm->msrs);
 }
 
 static void handle_io(struct vcpu *vcpu)

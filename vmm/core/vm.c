@@ -192,6 +192,8 @@ struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen)
         goto err;
     }
 
+    if (x86_msr_list_init(&vm->msrs, vm->kvm_fd) < 0)
+        log_warn("cannot read KVM's MSR list; MSRs are not reset on reset");
     vm->supported_cpuid = get_supported_cpuid(vm->kvm_fd);
     if (!vm->supported_cpuid) {
         snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
@@ -227,6 +229,7 @@ void vm_free(struct vm *vm)
     for (unsigned i = 0; i < vm->ncpus; i++)
         vcpu_free(vm->vcpus[i]);
     free(vm->supported_cpuid);
+    x86_msr_list_free(&vm->msrs);
     bus_free(vm->pio);
     bus_free(vm->mmio);
     if (vm->vm_fd >= 0)

@@ -11,6 +11,7 @@
 #include "gmem.h"
 #include "irq.h"
 #include "log.h"
+#include "../arch/x86/msr.h"
 
 #define VM_MAX_CPUS 64
 
@@ -51,6 +52,7 @@ struct vm {
     unsigned ncpus;
     struct vcpu *vcpus[VM_MAX_CPUS];
     struct kvm_cpuid2 *supported_cpuid;  /* owned */
+    struct x86_msr_list msrs;   /* owned: MSRs KVM knows */
 
     /* Firmware or kernel setup re-run on every reset; set by the machine. */
     int (*reset_hook)(struct vm *vm, void *opaque);
