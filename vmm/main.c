@@ -75,10 +75,12 @@ static gboolean on_wake(gint fd, GIOCondition cond, gpointer data)
     }
     if (atomic_load(&vm->reset_requested)) {
         if (app->machine->cfg.no_reboot) {
+            log_info("the guest asked for a reset (%s); exiting as --no-reboot says", vm->reset_reason);
             vm_request_exit(vm, VM_EXIT_POWEROFF, "reset-with-no-reboot");
             g_main_loop_quit(app->loop);
             return G_SOURCE_CONTINUE;
         }
+        log_info("the guest asked for a reset (%s)", vm->reset_reason);
         vm_reset(vm);
     }
     return G_SOURCE_CONTINUE;

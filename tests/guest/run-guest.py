@@ -10,17 +10,22 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 SKIP = 77
 AGREE_PREFIX = "= "
 RTC_RE = re.compile(r"^RTC (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)$")
 RTC_TOLERANCE_S = 5
+# With --stdin the runner waits for this line before writing: bytes that reach
+# the UART before the guest has set it up are lost when it enables the FIFO.
+READY_LINE = "ready for input"
 
 
 class Run:
-    def __init__(self, name):
+    def __init__(self, name, is_vmm):
         self.name = name
+        self.is_vmm = is_vmm
         self.status = None
         self.lines = []
         self.stderr = ""
@@ -31,7 +36,7 @@ class Run:
 
 
 def qemu_command(args, image):
-    return [
+    cmd = [
         args.qemu, "-accel", args.qemu_accel, "-M", "q35",
         "-nodefaults", "-no-user-config", "-display", "none",
         "-serial", "stdio",
@@ -39,35 +44,78 @@ def qemu_command(args, image):
         "-m", str(args.memory), "-smp", str(args.cpus),
         "-kernel", image,
     ]
+    if args.append is not None:
+        cmd += ["-append", args.append]
+    if args.no_reboot:
+        cmd.append("-no-reboot")
+    return cmd + args.qemu_arg
 
 
 def vmm_command(args, image):
-    return [
+    cmd = [
         args.vmm, "--kernel", image, "--memory", str(args.memory),
         "--cpus", str(args.cpus), "--serial", "stdio", "--display", "none",
     ]
+    if args.append is not None:
+        cmd += ["--append", args.append]
+    if args.no_reboot:
+        cmd.append("--no-reboot")
+    return cmd + args.vmm_arg
 
 
-def execute(name, cmd, timeout):
-    run = Run(name)
+def execute(name, is_vmm, cmd, timeout, stdin_text=None):
+    """Runs cmd to completion. With stdin_text, stdin is a pipe that receives
+    the text once the guest printed READY_LINE and stays open until the VMM
+    exits: a VMM may stop reading its serial input at end of file."""
+    run = Run(name, is_vmm)
     run.start = time.time()
     try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=timeout)
-        run.status = proc.returncode
-        out, err = proc.stdout, proc.stderr
-    except subprocess.TimeoutExpired as e:
-        run.timed_out = True
-        out, err = e.stdout or b"", e.stderr or b""
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL if stdin_text is None else subprocess.PIPE)
     except OSError as e:
         run.errors.append(f"cannot start {cmd[0]}: {e}")
-        out, err = b"", b""
+        run.end = time.time()
+        return run
+
+    out, err = [], []
+
+    def read_stdout():
+        for line in iter(proc.stdout.readline, b""):
+            out.append(line)
+            if (stdin_text is not None and
+                    line.rstrip(b"\r\n") == READY_LINE.encode()):
+                try:
+                    proc.stdin.write(stdin_text.encode() + b"\n")
+                    proc.stdin.flush()
+                except OSError:
+                    pass    # the VMM is gone; its exit status tells why
+
+    def read_stderr():
+        err.append(proc.stderr.read())
+
+    readers = [threading.Thread(target=read_stdout), threading.Thread(target=read_stderr)]
+    for t in readers:
+        t.start()
+    try:
+        run.status = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        run.timed_out = True
+        proc.kill()
+        proc.wait()
+    for t in readers:
+        t.join()
+    if proc.stdin:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
     run.end = time.time()
-    text = out.decode("utf-8", errors="replace")
+    text = b"".join(out).decode("utf-8", errors="replace")
     run.lines = [line.rstrip("\r") for line in text.split("\n")]
     if run.lines and run.lines[-1] == "":
         run.lines.pop()
-    run.stderr = err.decode("utf-8", errors="replace")
+    run.stderr = b"".join(err).decode("utf-8", errors="replace")
     return run
 
 
@@ -100,8 +148,22 @@ def check(run, args):
     fails = [line for line in run.lines if line.startswith("FAIL")]
     if fails:
         run.errors.append("guest reported: " + fails[0])
+    for want in args.expect_line:
+        if want not in run.lines:
+            run.errors.append(f"no line '{want}'")
     if args.rtc_check:
         check_rtc(run)
+    if run.is_vmm:
+        for want in args.vmm_expect_line:
+            if want not in run.lines:
+                run.errors.append(f"no line '{want}'")
+        stderr_lines = run.stderr.splitlines()
+        limit = args.vmm_max_stderr_lines
+        if limit is not None and len(stderr_lines) > limit:
+            run.errors.append(f"{len(stderr_lines)} lines on stderr, at most {limit} expected")
+        for pattern in args.vmm_stderr_match:
+            if not any(re.search(pattern, line) for line in stderr_lines):
+                run.errors.append(f"no stderr line matches '{pattern}'")
 
 
 def report(run):
@@ -141,6 +203,26 @@ def main():
                    help="compare the guest's RTC line with the host's UTC clock")
     p.add_argument("--no-pass-check", dest="pass_check", action="store_false",
                    help="for guests that print nothing")
+    p.add_argument("--expect-line", action="append", default=[], metavar="LINE",
+                   help="a line every run must print (repeatable); for guests that end "
+                        "without PASS, such as by powering off")
+    p.add_argument("--vmm-expect-line", action="append", default=[], metavar="LINE",
+                   help="a line the nook-vmm run must print (repeatable), for where "
+                        "nook-vmm deliberately differs from QEMU")
+    p.add_argument("--no-reboot", action="store_true",
+                   help="pass --no-reboot / -no-reboot: a guest reset ends the VMM")
+    p.add_argument("--append", metavar="STR", help="kernel command line for both VMMs")
+    p.add_argument("--stdin", metavar="TEXT",
+                   help=f"write TEXT and a newline to the serial input once the guest "
+                        f"printed '{READY_LINE}'")
+    p.add_argument("--vmm-arg", action="append", default=[], metavar="ARG",
+                   help="extra nook-vmm argument (repeatable)")
+    p.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
+                   help="extra QEMU argument (repeatable)")
+    p.add_argument("--vmm-max-stderr-lines", type=int, metavar="N",
+                   help="nook-vmm may print at most N lines on stderr")
+    p.add_argument("--vmm-stderr-match", action="append", default=[], metavar="REGEX",
+                   help="nook-vmm's stderr must have a line matching REGEX (repeatable)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per VMM run")
     p.add_argument("image")
     args = p.parse_args()
@@ -168,9 +250,11 @@ def main():
 
     runs = []
     if args.vmm:
-        runs.append(execute("nook-vmm", vmm_command(args, args.image), args.timeout))
+        runs.append(execute("nook-vmm", True, vmm_command(args, args.image), args.timeout,
+                            args.stdin))
     if args.qemu:
-        runs.append(execute("qemu", qemu_command(args, args.image), args.timeout))
+        runs.append(execute("qemu", False, qemu_command(args, args.image), args.timeout,
+                            args.stdin))
 
     ok = True
     for run in runs:

@@ -4,7 +4,7 @@
 #include "rt/rt.h"
 
 #define TRAMPOLINE_ADDR 0x8000u
-#define MAX_CPUS 16
+#define MAX_CPUS 64
 #define AP_STACK_SIZE 4096
 
 #define ICR_ALL_BUT_SELF (3u << 18)

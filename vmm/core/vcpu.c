@@ -182,7 +182,7 @@ static bool handle_exit(struct vcpu *vcpu)
         return true;
     case KVM_EXIT_SHUTDOWN:
         /* A triple fault resets a PC. */
-        log_fault(vcpu, "triple fault, resetting the machine");
+        log_fault(vcpu, "triple fault");
         vm_request_reset(vm, "triple-fault");
         wait_for_reset(vcpu);
         return true;
