@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,10 @@
 enum chr_kind { CHR_NONE, CHR_STDIO, CHR_FILE, CHR_UNIX };
 
 #define ESCAPE_CHAR 0x01    /* Ctrl-a */
+/* Output of a unix-socket port while no client is connected is kept, up to
+ * this much (the newest), and handed to the next client: connecting late
+ * still shows the boot messages. */
+#define BACKLOG_MAX (64 * 1024)
 
 struct chardev {
     enum chr_kind kind;
@@ -37,13 +42,12 @@ struct chardev {
     struct termios saved;
     void (*quit)(void *);
     void *quit_opaque;
+    pthread_mutex_t backlog_lock;   /* backlog, and out_fd changes for unix */
+    GByteArray *backlog;            /* owned; unix only */
 };
 
-static void tx(void *opaque, const uint8_t *buf, size_t len)
+static void write_all(struct chardev *chr, int fd, const uint8_t *buf, size_t len)
 {
-    struct chardev *chr = opaque;
-    int fd = atomic_load(&chr->out_fd);
-
     while (fd >= 0 && len) {
         ssize_t n = chr->kind == CHR_UNIX ? send(fd, buf, len, MSG_NOSIGNAL) : write(fd, buf, len);
 
@@ -54,6 +58,27 @@ static void tx(void *opaque, const uint8_t *buf, size_t len)
         buf += n;
         len -= (size_t)n;
     }
+}
+
+static void tx(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct chardev *chr = opaque;
+    int fd;
+
+    if (chr->kind != CHR_UNIX) {
+        write_all(chr, atomic_load(&chr->out_fd), buf, len);
+        return;
+    }
+    pthread_mutex_lock(&chr->backlog_lock);
+    fd = atomic_load(&chr->out_fd);
+    if (fd >= 0) {
+        write_all(chr, fd, buf, len);
+    } else {
+        g_byte_array_append(chr->backlog, buf, (guint)len);
+        if (chr->backlog->len > BACKLOG_MAX)
+            g_byte_array_remove_range(chr->backlog, 0, chr->backlog->len - BACKLOG_MAX);
+    }
+    pthread_mutex_unlock(&chr->backlog_lock);
 }
 
 static gboolean on_input(gint fd, GIOCondition cond, gpointer data);
@@ -89,7 +114,9 @@ static void rx_ready(void *opaque)
 static void drop_client(struct chardev *chr)
 {
     if (chr->kind == CHR_UNIX && chr->in_fd >= 0) {
+        pthread_mutex_lock(&chr->backlog_lock);
         atomic_store(&chr->out_fd, -1);
+        pthread_mutex_unlock(&chr->backlog_lock);
         close(chr->in_fd);
         chr->in_fd = -1;
     }
@@ -154,7 +181,11 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
         return G_SOURCE_CONTINUE;
     }
     chr->in_fd = c;
+    pthread_mutex_lock(&chr->backlog_lock);
+    write_all(chr, c, chr->backlog->data, chr->backlog->len);
+    g_byte_array_set_size(chr->backlog, 0);
     atomic_store(&chr->out_fd, c);
+    pthread_mutex_unlock(&chr->backlog_lock);
     add_input_watch(chr);
     return G_SOURCE_CONTINUE;
 }
@@ -197,6 +228,8 @@ struct chardev *chardev_new(const char *spec, struct serial *serial, void (*quit
     atomic_init(&chr->out_fd, -1);
     chr->quit = quit;
     chr->quit_opaque = quit_opaque;
+    pthread_mutex_init(&chr->backlog_lock, NULL);
+    chr->backlog = g_byte_array_new();
 
     if (strcmp(spec, "none") == 0) {
         chr->kind = CHR_NONE;
@@ -227,6 +260,8 @@ struct chardev *chardev_new(const char *spec, struct serial *serial, void (*quit
     return chr;
 
 fail:
+    g_byte_array_unref(chr->backlog);
+    pthread_mutex_destroy(&chr->backlog_lock);
     free(chr);
     return NULL;
 }
@@ -275,5 +310,7 @@ void chardev_free(struct chardev *chr)
     }
     if (chr->own_fd >= 0)
         close(chr->own_fd);
+    g_byte_array_unref(chr->backlog);
+    pthread_mutex_destroy(&chr->backlog_lock);
     free(chr);
 }
