@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <glib-unix.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -103,11 +104,15 @@ static const char *error_class(const GError *e)
     return "GenericError";
 }
 
-/* json-glib's parser recurses; refuse deep nesting before it sees it. */
-static bool nesting_ok(const char *line, size_t len)
+/* json-glib's parser recurses, and (1.6 at least) leaks the value it parsed
+ * when another one follows it on the line; both are refused before it sees
+ * them. Its scanner also takes comments and single-quoted strings, which
+ * would hide brackets from this count, so those (not JSON) are refused too.
+ * Returns why, or NULL to leave the line to the parser. */
+static const char *structure_problem(const char *line, size_t len)
 {
     int depth = 0;
-    bool in_str = false, esc = false;
+    bool in_str = false, esc = false, seen = false, done = false;
 
     for (size_t i = 0; i < len; i++) {
         char c = line[i];
@@ -121,16 +126,57 @@ static bool nesting_ok(const char *line, size_t len)
                 in_str = false;
             continue;
         }
-        if (c == '"')
-            in_str = true;
-        else if (c == '[' || c == '{') {
+        if (c == '/' || c == '\'')
+            return "comments and single quotes are not JSON";
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        if (done || ((c == '[' || c == '{') && depth == 0 && seen))
+            return "there is more on the line after the request";
+        if (c == '[' || c == '{') {
             if (++depth > CONTROL_MAX_DEPTH)
-                return false;
+                return "the request is nested too deeply";
         } else if (c == ']' || c == '}') {
-            depth--;
+            if (depth == 0)
+                return NULL;    /* the parser stops at it */
+            done = --depth == 0;
+        } else if (c == '"') {
+            in_str = true;
         }
+        seen = true;
     }
-    return true;
+    return NULL;
+}
+
+/* json-glib reads 1e999 as an infinity, and (up to 1.6 at least) writes some
+ * doubles in forms that are not JSON ("inf.0", "1e-08.0"). Such a number
+ * echoed in an id or by a command would make the reply unreadable, so a
+ * request holding one is refused. Depth is already bounded. */
+static bool numbers_writable(JsonNode *node)
+{
+    bool ok = true;
+
+    if (JSON_NODE_HOLDS_OBJECT(node)) {
+        GList *values = json_object_get_values(json_node_get_object(node));
+
+        for (GList *l = values; l && ok; l = l->next)
+            ok = numbers_writable(l->data);
+        g_list_free(values);
+    } else if (JSON_NODE_HOLDS_ARRAY(node)) {
+        JsonArray *a = json_node_get_array(node);
+
+        for (guint i = 0; i < json_array_get_length(a) && ok; i++)
+            ok = numbers_writable(json_array_get_element(a, i));
+    } else if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_DOUBLE) {
+        g_autofree char *text = NULL;
+        g_autoptr(JsonNode) back = NULL;
+
+        if (!isfinite(json_node_get_double(node)))
+            return false;
+        text = json_to_string(node, FALSE);
+        back = json_from_string(text, NULL);
+        ok = back != NULL;
+    }
+    return ok;
 }
 
 static void handle_line(struct control_session *s, const char *line, size_t len)
@@ -142,7 +188,7 @@ static void handle_line(struct control_session *s, const char *line, size_t len)
     JsonNode *root, *id = NULL, *cmd_node, *args_node;
     JsonObject *req, *args = NULL;
     const struct control_cmd *cmd;
-    const char *name;
+    const char *name, *problem;
 
     while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
         len--;
@@ -152,8 +198,9 @@ static void handle_line(struct control_session *s, const char *line, size_t len)
         reply_error(s, NULL, "ParseError", "the request is not valid UTF-8");
         return;
     }
-    if (!nesting_ok(line, len)) {
-        reply_error(s, NULL, "ParseError", "the request is nested too deeply");
+    problem = structure_problem(line, len);
+    if (problem) {
+        reply_error(s, NULL, "ParseError", problem);
         return;
     }
     parser = json_parser_new();
@@ -164,6 +211,10 @@ static void handle_line(struct control_session *s, const char *line, size_t len)
         return;
     }
     root = json_parser_get_root(parser);
+    if (root && !numbers_writable(root)) {
+        reply_error(s, NULL, "ParseError", "a number in the request cannot be represented");
+        return;
+    }
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
         reply_error(s, NULL, "InvalidRequest", "a request must be a JSON object");
         return;

@@ -147,8 +147,23 @@ static void rx_clear(struct serial *s)
     s->lsr &= (uint8_t)~LSR_DR;
 }
 
+/* True once when serial_receive() turned bytes away and would now take some:
+ * besides reading RBR, the guest makes room by clearing or enabling the FIFO
+ * or leaving loopback, and a reset empties it. */
+static bool rx_room_after_refusal(struct serial *s)
+{
+    if (!s->rx_refused || (s->mcr & MCR_LOOP) || s->rx_count >= rx_capacity(s))
+        return false;
+    s->rx_refused = false;
+    return true;
+}
+
 void serial_reset(struct serial *s)
 {
+    serial_rx_ready_fn cb;
+    void *cb_opaque;
+    bool notify;
+
     pthread_mutex_lock(&s->lock);
     s->ier = 0;
     s->lcr = 0x03;
@@ -164,7 +179,12 @@ void serial_reset(struct serial *s)
     set_modem_lines(s);
     s->msr &= 0xf0;
     update_irq(s);
+    notify = rx_room_after_refusal(s);
+    cb = s->rx_ready;
+    cb_opaque = s->rx_ready_opaque;
     pthread_mutex_unlock(&s->lock);
+    if (notify && cb)
+        cb(cb_opaque);
 }
 
 struct serial *serial_new(struct irq_line irq)
@@ -337,12 +357,20 @@ static void serial_bus_read(void *opaque, uint64_t offset, uint8_t *data, unsign
 static void serial_bus_write(void *opaque, uint64_t offset, const uint8_t *data, unsigned size)
 {
     struct serial *s = opaque;
+    serial_rx_ready_fn cb;
+    void *cb_opaque;
+    bool notify;
 
     pthread_mutex_lock(&s->lock);
     for (unsigned i = 0; i < size && offset + i < 8; i++)
         serial_write_reg(s, (unsigned)offset + i, data[i]);
     update_irq(s);
+    notify = rx_room_after_refusal(s);
+    cb = s->rx_ready;
+    cb_opaque = s->rx_ready_opaque;
     pthread_mutex_unlock(&s->lock);
+    if (notify && cb)
+        cb(cb_opaque);
 }
 
 const struct bus_ops serial_bus_ops = {

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seed inputs in tests/fuzz/corpus/<target>/.
+
+Each seed is a short, valid use of the device or parser in the input format
+that fuzz-<target>.c reads, so that the fuzzer starts from the interesting
+paths instead of having to find them. Run it again after changing a format.
+"""
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---- fuzz-bus: op & 7 = 0/1 register, 2 unregister, 3 read, 4/5 write, 6/7 count
+
+
+def bus_register(base, length):
+    return bytes([0x00]) + struct.pack("<HB", base, length)
+
+
+def bus_unregister(base):
+    return bytes([0x02]) + struct.pack("<H", base)
+
+
+def bus_access(write, addr, size_sel, value=0):
+    return bytes([0x04 if write else 0x03]) + struct.pack("<HBB", addr, size_sel, value)
+
+
+def bus_seeds():
+    write("bus", "register-dispatch",
+          bus_register(0x100, 0x10) + bus_register(0x3f8, 8) +
+          bus_access(False, 0x105, 1) + bus_access(True, 0x3fc, 2, 0x41) +
+          bus_access(False, 0x10e, 2) + bus_access(False, 0x0ff, 0) +
+          bus_unregister(0x100) + bus_access(False, 0x100, 0) + bytes([0x06]))
+    write("bus", "overlaps",
+          bus_register(0x100, 0x10) + bus_register(0x108, 0x10) + bus_register(0xf8, 0x10) +
+          bus_register(0xf0, 0x10) + bus_register(0x110, 0x10) + bus_register(0x100, 0) +
+          bus_register(0xff8, 0x10) + bytes([0x06]))
+    # A write whose first byte is 0xa5 makes the handler remove its range.
+    write("bus", "self-remove",
+          bus_register(0x200, 0x20) + bus_access(True, 0x210, 0, 0xa5) +
+          bus_access(True, 0x210, 0, 0xa5) + bus_register(0x200, 0x20) + bytes([0x07]))
+    # Flags: 0x40 puts the base near 2^64, 0x20 makes the length huge.
+    write("bus", "wrapping", bytes([0x40, 0, 0, 0x10, 0x08]) + bytes([0x20, 0x00, 0x01, 0, 0]) +
+          bytes([0x80, 0x00, 0x01, 0x10, 0xff, 0xff]) + bytes([0x06]))
+
+
+# ---- fuzz-serial: op & 7 = 0/1 read, 2/3 write, 4 wide read, 5 wide write,
+# 6 receive, 7 reset (with 0x80); register in bits 3..5
+
+RBR, IER, IIR, LCR, MCR, LSR, MSR, SCR = range(8)
+
+
+def uart_out(reg, v):
+    return bytes([(reg << 3) | 2, v])
+
+
+def uart_in(reg):
+    return bytes([(reg << 3) | 0])
+
+
+def uart_receive(data):
+    return bytes([6, len(data)]) + data
+
+
+def serial_seeds():
+    linux_init = (uart_out(LCR, 0x83) + uart_out(RBR, 0x01) + uart_out(IER, 0x00) +
+                  uart_out(LCR, 0x03) + uart_out(IIR, 0xc7) + uart_out(MCR, 0x0b) +
+                  uart_out(IER, 0x0f) + uart_in(IIR) + uart_in(LSR) + uart_in(MSR))
+    write("serial", "linux-console",
+          linux_init + uart_out(RBR, ord("h")) + uart_out(RBR, ord("i")) + uart_in(IIR) +
+          uart_receive(b"hello") + b"".join(uart_in(RBR) for _ in range(5)) + uart_in(IIR) +
+          uart_in(LSR))
+    write("serial", "loopback-overrun",
+          uart_out(MCR, 0x1f) + uart_in(MSR) + uart_out(RBR, 0x55) + uart_out(RBR, 0xaa) +
+          uart_in(LSR) + uart_in(IIR) + uart_in(RBR) + uart_out(MCR, 0x10) + uart_in(MSR) +
+          uart_out(SCR, 0x42) + uart_in(SCR))
+    write("serial", "fifo-flow-control",
+          uart_out(IIR, 0x81) + uart_out(IER, 0x05) + uart_receive(bytes(range(0x40, 0x54))) +
+          uart_in(IIR) + b"".join(uart_in(RBR) for _ in range(20)) + uart_out(IIR, 0x00) +
+          uart_receive(b"xy") + uart_in(RBR) + bytes([0x87]))
+    write("serial", "wide-access",
+          bytes([(LCR << 3) | 5, 1, 0x83, 0x0b]) + bytes([(RBR << 3) | 4, 2]) +
+          bytes([(MSR << 3) | 4, 1]) + bytes([(SCR << 3) | 4, 3]))
+
+
+# ---- fuzz-fw-cfg: op & 7 = 0 select (u8 key, or u16 with 0x80), 1/2 read at
+# 0x510 + (u8 & 15), 3 DMA kick (u16 address, u64 with 0x80, one quadword with
+# 0x40), 4 write anywhere, 5 reset. The input is also guest memory.
+
+DMA_ERROR, DMA_READ, DMA_SKIP, DMA_SELECT, DMA_WRITE = 1, 2, 4, 8, 16
+
+
+def desc(control, length, address):
+    return struct.pack(">IIQ", control, length, address)
+
+
+def place(ops, at, blob, total=0x240):
+    """The op stream, then blob at guest address at, padded to total."""
+    data = bytearray(total)
+    data[:len(ops)] = ops
+    data[at:at + len(blob)] = blob
+    return bytes(data)
+
+
+def fw_cfg_seeds():
+    pio_sig = bytes([0x00, 0x00]) + bytes([0x01, 0x00, 0x01]) * 4
+    write("fw-cfg", "pio-signature-dir",
+          place(pio_sig + bytes([0x00, 0x19]) + bytes([0x01, 0x02, 0x01]) * 8 +
+                bytes([0x02, 0x03, 0x04]) + bytes([0x01, 0x02, 0x00]), 0x100, b""))
+    # Select the directory and read it into 0x180, then read more of it.
+    write("fw-cfg", "dma-read-dir",
+          place(bytes([0x03, 0x00, 0x01, 0x03, 0x10, 0x01]), 0x100,
+                desc(0x19 << 16 | DMA_SELECT | DMA_READ, 0x44, 0x180) +
+                desc(DMA_READ, 0x40, 0x1c0)))
+    # First file: skip 4 bytes, read 8; the second kick is one quadword write.
+    write("fw-cfg", "dma-skip-read",
+          place(bytes([0x03, 0x00, 0x01, 0x43, 0x10, 0x01, 0, 0, 0, 0, 0, 0]), 0x100,
+                desc(0x20 << 16 | DMA_SELECT | DMA_SKIP, 4, 0) +
+                desc(DMA_READ, 8, 0x200)))
+    # Targets outside RAM, a write request, and a descriptor outside RAM.
+    write("fw-cfg", "dma-errors",
+          place(bytes([0x03, 0x00, 0x01, 0x03, 0x10, 0x01, 0x03, 0xf8, 0xff]) +
+                bytes([0x83]) + struct.pack("<Q", 1 << 40) + bytes([0x05]), 0x100,
+                desc(0x21 << 16 | DMA_SELECT | DMA_READ, 0x100, 0xfff0) +
+                desc(DMA_WRITE, 4, 0x200)))
+    write("fw-cfg", "dma-register",
+          bytes([0x01, 0x03, 0x04, 0x02, 0x02, 0x04, 0x01, 0x00, 0x08]) +
+          bytes([0x04, 0x04, 0x02, 0x00, 0x00, 0x12, 0x34]))
+
+
+# ---- fuzz-control: first byte seeds the chunk sizes, the rest is the stream
+
+
+def control_seeds():
+    write("control", "query", b"\x00" + b'{"execute":"query-status","id":1}\n')
+    write("control", "echo-ids",
+          b"\x01" + b'{"execute":"echo","arguments":{"value":[1,"two",{"three":null}]},"id":"a"}\n'
+          b'{"execute":"echo","id":{"nested":[true,false]}}\r\n'
+          b'{"id":-1.5e3,"execute":"fail"}\n'
+          b'{"execute":"query-status","arguments":{},"id":null}\n')
+    write("control", "errors",
+          b"\x07" + b'{"execute":\n[1,2]\n"str"\n{}\n{"execute":42}\n'
+          b'{"execute":"nope","id":7}\n{"execute":"echo","arguments":[1]}\n'
+          b'{"execute":"query-status"}\x00\n\n   \n\xff\xfe\n')
+    # Found by fuzzing: numbers json-glib writes back as "-inf.0" or "1e+308.0".
+    write("control", "number-overflow",
+          b"\x01" + b'{"id":-1.5e888,"execute":"fail"}\n{"execute":"echo","arguments":'
+          b'{"value":[0e999,-1e-999]},"id":[1e308]}\n{"execute":"echo","id":1e-8}\n')
+    # Found by fuzzing: json-glib leaks the first value when another follows.
+    write("control", "two-values",
+          b"\x05" + b'{"execute":"query-status"} {"execute":"query-status"}\n[1] [2]\n"s"{}\n'
+          b'/* c */ {"execute":"query-status","id":2} /* ] */\n{"id":3,"execute":"echo"} /* x\n'
+          b'/( c *x"}/[1] [2]\n{\'"\':[[1]]}\n')
+    deep = b"[" * 29 + b"]" * 29
+    write("control", "nesting",
+          b"\x03" + b'{"execute":"echo","arguments":{"value":' + deep + b"}}\n" +
+          b'{"execute":"echo","arguments":{"value":' + b"[" * 31 + b"]" * 31 + b"}}\n" +
+          b'{"execute":"echo","arguments":{"value":"[[[{{\\"]]"}}\n' + b"]]]][[[[\n")
+
+
+# ---- fuzz-boot: the kernel file; its last byte's bit 0 asks for an initrd
+# (the second half of the file) and bit 1 for a command line
+
+
+def elf_pvh(is64, flags):
+    xen = struct.pack("<III", 4, 8 if is64 else 4, 18) + b"Xen\0" + \
+        struct.pack("<Q" if is64 else "<I", 0x100010)
+    code = bytes([0xf4] * 31) + bytes([flags])
+    if is64:
+        ehsize, phsize = 64, 56
+    else:
+        ehsize, phsize = 52, 32
+    note_off = ehsize + 2 * phsize
+    code_off = note_off + len(xen)
+    ident = b"\x7fELF" + bytes([2 if is64 else 1, 1, 1]) + bytes(9)
+    if is64:
+        eh = ident + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0x100010, ehsize, 0, 0,
+                                 ehsize, phsize, 2, 0, 0, 0)
+        ph = struct.pack("<IIQQQQQQ", 4, 4, note_off, 0, 0, len(xen), len(xen), 4)
+        ph += struct.pack("<IIQQQQQQ", 1, 5, code_off, 0x100000, 0x100000, len(code), 0x1000,
+                          0x1000)
+    else:
+        eh = ident + struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, 0x100010, ehsize, 0, 0,
+                                 ehsize, phsize, 2, 0, 0, 0)
+        ph = struct.pack("<IIIIIIII", 4, note_off, 0, 0, len(xen), len(xen), 4, 4)
+        ph += struct.pack("<IIIIIIII", 1, code_off, 0x100000, 0x100000, len(code), 0x1000, 5,
+                          0x1000)
+    return eh + ph + xen + code
+
+
+def bzimage(flags, version=0x020c):
+    k = bytearray(1024 + 64)
+    k[0x1f1] = 1                                   # setup_sects
+    k[0x1fe:0x200] = b"\x55\xaa"
+    k[0x200:0x202] = b"\xeb\x66"
+    k[0x202:0x206] = b"HdrS"
+    k[0x206:0x208] = struct.pack("<H", version)
+    k[0x211] = 0x01
+    k[0x22c:0x230] = struct.pack("<I", 0x37ffffff)
+    k[0x236:0x238] = struct.pack("<H", 0x0003)
+    k[0x238:0x23c] = struct.pack("<I", 2047)
+    k[-1] = flags
+    return bytes(k)
+
+
+def boot_seeds():
+    write("boot", "pvh-elf64", elf_pvh(True, 0x02))
+    write("boot", "pvh-elf32-initrd", elf_pvh(False, 0x03))
+    write("boot", "bzimage", bzimage(0x02))
+    write("boot", "bzimage-initrd", bzimage(0x03))
+    write("boot", "bzimage-old", bzimage(0x00, version=0x0206))
+
+
+def main():
+    bus_seeds()
+    serial_seeds()
+    fw_cfg_seeds()
+    control_seeds()
+    boot_seeds()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
