@@ -3,6 +3,7 @@
 #include <glib-unix.h>
 #include <glib.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +304,11 @@ int main(int argc, char **argv)
             return config_error("%s", err);
         }
     }
+
+    /* Everything that needs privileges is open; nothing exec'd later may
+     * gain more. */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        log_warn("cannot set no_new_privs: %s", g_strerror(errno));
 
     app.loop = g_main_loop_new(NULL, FALSE);
     app.machine->vm->event_fn = on_vm_event;
