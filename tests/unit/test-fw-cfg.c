@@ -299,6 +299,11 @@ static void test_dma_target_outside(struct fixture *f, gconstpointer data)
     g_assert_cmphex(desc_control(f, DESC), ==, 0);
     g_assert_cmpmem(f->ram + TARGET, 10, f->pattern, 10);
 
+    /* An empty read touches no memory, so its address does not matter. */
+    put_desc(f, DESC, FW_CFG_DMA_READ, 0, 1ull << 40);
+    dma_kick(f, DESC);
+    g_assert_cmphex(desc_control(f, DESC), ==, 0);
+
     /* Writes are refused: no item here is writable. */
     put_desc(f, DESC, FW_CFG_DMA_WRITE, 4, TARGET);
     dma_kick(f, DESC);

@@ -333,6 +333,14 @@ static void test_reg_c_clears(struct fixture *f, gconstpointer data)
     g_assert_cmpuint(f->irq.raises, ==, 0);
 }
 
+static void test_set_clears_uie(struct fixture *f, gconstpointer data)
+{
+    cmos_write(f, REG_B, 0x10 | B_24H);                /* UIE */
+    g_assert_cmphex(cmos_read(f, REG_B) & 0x10, ==, 0x10);
+    cmos_write(f, REG_B, B_SET | 0x10 | B_24H);
+    g_assert_cmphex(cmos_read(f, REG_B), ==, B_SET | B_24H);
+}
+
 static void test_periodic_flag(struct fixture *f, gconstpointer data)
 {
     /* The default rate is 1024 Hz. */
@@ -406,6 +414,7 @@ int main(int argc, char **argv)
     ADD("near-host", test_near_host);
     ADD("guest-sets-time", test_guest_sets_time);
     ADD("reg-c-clears", test_reg_c_clears);
+    ADD("set-clears-uie", test_set_clears_uie);
     ADD("periodic-flag", test_periodic_flag);
     ADD("periodic-interrupt", test_periodic_interrupt);
     ADD("update-and-alarm", test_update_and_alarm);

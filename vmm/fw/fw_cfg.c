@@ -211,7 +211,7 @@ static void dma_run(struct fw_cfg *f, uint64_t gpa)
 
         if (control & FW_CFG_DMA_READ) {
             /* Reads past the end of the item return zeros, like QEMU. */
-            if (!gmem_is_ram(f->mem, address, length) ||
+            if ((length && !gmem_is_ram(f->mem, address, length)) ||
                 (n && gmem_write(f->mem, address, it->data + f->offset, n) < 0)) {
                 status = FW_CFG_DMA_ERROR;
             } else if (length > n) {

@@ -296,6 +296,9 @@ static void rtc_write_reg(struct rtc *rtc, unsigned reg, uint8_t v)
         arm_timer(rtc);
         break;
     case REG_B:
+        /* Setting SET also clears UIE (MC146818 datasheet, register B). */
+        if (v & B_SET)
+            v &= (uint8_t)~B_UIE;
         if ((v & B_SET) && !rtc->frozen) {
             update_flags(rtc);
             rtc->frozen = true;
