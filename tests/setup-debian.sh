@@ -1,16 +1,21 @@
 #!/bin/sh
 # Installs what Nook needs on Debian 12: "run" for building and running
-# nook-vmm, "test" for that plus everything the test suites use.
+# nook-vmm, "test" for that plus everything the test suites use, "nested"
+# for "test" plus what the nested suite (tests/nested) puts in its guests.
 set -eu
 
 what=${1:-run}
-run_pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-glib-dev seabios"
+run_pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-glib-dev seabios acpica-tools python3"
 test_pkgs="$run_pkgs python3 qemu-system-x86 clang-14 libclang-rt-14-dev binutils"
+# The nested suite's kernel is downloaded with apt-get download, never
+# installed: the host's /boot stays as it is.
+nested_pkgs="$test_pkgs busybox-static cpio xz-utils zstd"
 
 case "$what" in
     run) pkgs=$run_pkgs ;;
     test) pkgs=$test_pkgs ;;
-    *) echo "usage: $0 run|test" >&2; exit 2 ;;
+    nested) pkgs=$nested_pkgs ;;
+    *) echo "usage: $0 run|test|nested" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -12,10 +12,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/x86/acpi.h"
 #include "core/vcpu.h"
+
+extern const uint8_t nook_dsdt_aml[];
+extern const size_t nook_dsdt_aml_len;
 
 #define BIOS_LOW_MAX (128u << 10)       /* what appears below 1 MiB */
 #define DEBUGCON_PORT 0x402
+#define SCI_IRQ 9
+/* Where a directly booted kernel finds the ACPI tables: the RSDP at the
+ * start of the BIOS area (scanned by kernels that get no pointer), the
+ * tables after it; e820 reserves 0xf0000-0xfffff. */
+#define ACPI_RSDP_ADDR   0xf0000
+#define ACPI_TABLES_ADDR 0xf0040
+#define ACPI_AREA_END    0x100000
 
 /* Reads a whole file through a private mapping; the caller unmaps it. */
 static uint8_t *map_file(const char *path, const char *what, size_t *len, char *err, size_t errlen)
@@ -122,6 +133,41 @@ static int load_firmware(struct machine *m, char *err, size_t errlen)
     return 0;
 }
 
+static void acpi_config(const struct machine *m, struct acpi_config *cfg)
+{
+    *cfg = (struct acpi_config){
+        .ncpus = m->cfg.ncpus,
+        .dsdt = nook_dsdt_aml,
+        .dsdt_len = nook_dsdt_aml_len,
+        .pm_base = PM_IO_BASE,
+        .sci_irq = SCI_IRQ,
+        .ecam_base = PCI_ECAM_BASE,
+    };
+}
+
+/* Tables in guest memory for a kernel that no firmware prepared for. */
+static int place_acpi(struct machine *m)
+{
+    struct acpi_config cfg;
+    struct acpi_tables t;
+    int r;
+
+    acpi_config(m, &cfg);
+    r = acpi_build(&cfg, ACPI_TABLES_ADDR, &t);
+    if (r < 0)
+        return r;
+    if (t.len > ACPI_AREA_END - ACPI_TABLES_ADDR)
+        r = -E2BIG;
+    if (!r)
+        r = gmem_write(m->vm->mem, ACPI_TABLES_ADDR, t.blob, t.len);
+    if (!r)
+        r = gmem_write(m->vm->mem, ACPI_RSDP_ADDR, t.rsdp, sizeof(t.rsdp));
+    if (!r)
+        r = boot_set_rsdp(m->vm->mem, &m->boot, ACPI_RSDP_ADDR);
+    acpi_tables_free(&t);
+    return r;
+}
+
 static int machine_reset_hook(struct vm *vm, void *opaque)
 {
     struct machine *m = opaque;
@@ -140,6 +186,14 @@ static int machine_reset_hook(struct vm *vm, void *opaque)
             log_error("%s", err);
             return r;
         }
+        r = place_acpi(m);
+        if (r < 0) {
+            log_error("cannot place the ACPI tables: %s", strerror(-r));
+            return r;
+        }
+        /* Firmware would have enabled ECAM; the kernel expects it on. */
+        pci_config_write(&m->pci, 0, 0, 0x64, 4, (uint32_t)(PCI_ECAM_BASE >> 32));
+        pci_config_write(&m->pci, 0, 0, 0x60, 4, (uint32_t)PCI_ECAM_BASE | 1);
         return boot_setup_vcpu(vm->vcpus[0]->fd, vm->mem, &m->boot);
     }
     /* The top of the firmware also appears just below 1 MiB, where a PC
@@ -195,6 +249,12 @@ static int setup_fw_cfg(struct machine *m)
     r |= fw_cfg_add_file(f, "bootorder", "", 0);
     /* No display: the firmware's screen goes to COM1. */
     r |= fw_cfg_add_file(f, "etc/sercon-port", &sercon, sizeof(sercon));
+    if (!m->cfg.kernel) {
+        struct acpi_config acpi;
+
+        acpi_config(m, &acpi);
+        r |= acpi_add_fw_cfg(&acpi, f);
+    }
     return r ? -ENOMEM : 0;
 }
 
@@ -217,7 +277,7 @@ static int build_board(struct machine *m, char *err, size_t errlen)
     if (rtc_init(&m->rtc, vm_gsi(vm, 8), &layout) < 0)
         goto nomem;
     i8042_init(&m->kbc, vm_gsi(vm, 1), vm_gsi(vm, 12), power);
-    pm_init(&m->pm, power);
+    pm_init(&m->pm, power, vm_gsi(vm, SCI_IRQ));
     pci_host_init(&m->pci, vm->mmio, &m->pm);
     m->debug_exit.power = power;
     if (setup_fw_cfg(m) < 0)
@@ -306,6 +366,11 @@ static gboolean on_rtc_timer(gint fd, GIOCondition cond, gpointer data)
 
     rtc_timer_fired(&m->rtc);
     return G_SOURCE_CONTINUE;
+}
+
+void machine_power_button(struct machine *m)
+{
+    pm_power_button(&m->pm);
 }
 
 int machine_start(struct machine *m)

@@ -56,3 +56,5 @@ struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void 
 void machine_free(struct machine *m);
 /* Starts devices' main-loop sources and the vCPUs. */
 int machine_start(struct machine *m);
+/* Presses the ACPI power button: a guest with ACPI shuts down. */
+void machine_power_button(struct machine *m);

@@ -152,6 +152,19 @@ static bool cmd_reset(void *opaque, JsonObject *args, JsonBuilder *b, GError **e
     return true;
 }
 
+static bool cmd_powerdown(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+
+    if (app->machine->vm->state != VM_STATE_RUNNING) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_WRONG_STATE,
+                    "the VM is %s: the guest cannot see the power button", vm_state_name(app->machine->vm->state));
+        return false;
+    }
+    machine_power_button(app->machine);
+    return true;
+}
+
 static bool cmd_quit(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
 {
     app_quit(opaque);
@@ -164,6 +177,7 @@ static const struct control_cmd commands[] = {
     { "pause", cmd_pause },
     { "resume", cmd_resume },
     { "reset", cmd_reset },
+    { "powerdown", cmd_powerdown },
     { "quit", cmd_quit },
     { NULL, NULL },
 };

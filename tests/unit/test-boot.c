@@ -642,11 +642,15 @@ static void test_e820(void)
     g_assert_cmphex(map.e[2].size, ==, 0x50000000ull);
 
     e820_for_kernel(&mem, &map);
-    g_assert_cmpuint(map.n, ==, 6);
+    g_assert_cmpuint(map.n, ==, 7);
     g_assert_cmphex(map.e[0].size, ==, 0x9fc00);
     g_assert_cmphex(map.e[3].addr, ==, 0x100000);
     g_assert_cmphex(map.e[3].size, ==, 0xb0000000ull - 0x100000);
-    g_assert_cmphex(map.e[5].addr + map.e[5].size, ==, (1ull << 32) + 0x50000000ull);
+    /* The ECAM window is reserved for a kernel that no firmware prepared. */
+    g_assert_cmphex(map.e[4].addr, ==, E820_ECAM_BASE);
+    g_assert_cmphex(map.e[4].size, ==, E820_ECAM_SIZE);
+    g_assert_cmpuint(map.e[4].type, ==, E820_RESERVED);
+    g_assert_cmphex(map.e[6].addr + map.e[6].size, ==, (1ull << 32) + 0x50000000ull);
 
     /* Without high memory there is no entry for it. */
     mem.nregions = 1;

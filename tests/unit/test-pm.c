@@ -18,7 +18,7 @@ struct fixture {
 static void setup(struct fixture *f, gconstpointer data)
 {
     memset(f, 0, sizeof(*f));
-    pm_init(&f->pm, power_rec_power(&f->power));
+    pm_init(&f->pm, power_rec_power(&f->power), (struct irq_line){ 0 });
 }
 
 static void teardown(struct fixture *f, gconstpointer data)
@@ -62,6 +62,29 @@ static void test_pm1_registers(struct fixture *f, gconstpointer data)
     g_assert_cmphex(dev_read(&pm_bus_ops, &f->pm, PM1_STS, 4), ==, 0x01210000);
     /* Beyond the registers reads are zero. */
     g_assert_cmphex(dev_read(&pm_bus_ops, &f->pm, 0x40, 4), ==, 0);
+}
+
+static void test_power_button(struct fixture *f, gconstpointer data)
+{
+    struct irq_rec sci = { 0 };
+
+    f->pm.sci = irq_rec_line(&sci, 9);
+    /* SCI_EN reads 1: no mode switch is needed. */
+    g_assert_cmphex(dev_read(&pm_bus_ops, &f->pm, PM1_CNT, 2) & 1, ==, 1);
+    /* Pressed while not enabled: status only, no SCI. */
+    pm_power_button(&f->pm);
+    g_assert_cmphex(dev_read(&pm_bus_ops, &f->pm, PM1_STS, 2) & 0x100, ==, 0x100);
+    g_assert_cmpint(sci.level, ==, 0);
+    /* Enabling it with the status pending raises the SCI... */
+    dev_write(&pm_bus_ops, &f->pm, PM1_EN, 2, 0x0100);
+    g_assert_cmpint(sci.level, ==, 1);
+    /* ...and writing the status bit back clears both. */
+    dev_write(&pm_bus_ops, &f->pm, PM1_STS, 2, 0x0100);
+    g_assert_cmphex(dev_read(&pm_bus_ops, &f->pm, PM1_STS, 2) & 0x100, ==, 0);
+    g_assert_cmpint(sci.level, ==, 0);
+    pm_power_button(&f->pm);
+    g_assert_cmpint(sci.level, ==, 1);
+    g_assert_cmpint(f->power.exits, ==, 0);
 }
 
 static void test_pm_timer(struct fixture *f, gconstpointer data)
@@ -119,6 +142,7 @@ int main(int argc, char **argv)
     ADD("other-sleep-types", test_other_sleep_types);
     ADD("pm1-registers", test_pm1_registers);
     ADD("pm-timer", test_pm_timer);
+    ADD("power-button", test_power_button);
     ADD("reset-control", test_reset_control);
     ADD("port92", test_port92);
 #undef ADD

@@ -41,6 +41,8 @@ def main():
         size = os.path.getsize(serial)
         time.sleep(0.5)
         check(os.path.getsize(serial) == size, "no serial output while paused")
+        r = c.execute("powerdown")
+        check(r.get("error", {}).get("class") == "WrongState", f"powerdown while paused is refused: {r}")
         check(c.execute("resume")["return"] == {}, "resume")
         c.wait_event(lambda e: e["event"] == "state-changed" and e["data"]["state"] == "running")
 
@@ -87,6 +89,9 @@ def main():
         p = subprocess.run([nookctl, "--control", os.path.join(tmp, "nothing.sock"), "status"],
                            capture_output=True, text=True, timeout=10)
         check(p.returncode == 2 and "cannot connect" in p.stderr, f"nookctl without a VM: {p.stderr!r}")
+
+        # The power button reaches the board (SeaBIOS has no OS to act on it).
+        check(c.execute("powerdown") == {"return": {}}, "powerdown presses the ACPI power button")
 
         # Reset brings the firmware back: its banner is printed again.
         before = open(serial, errors="replace").read().count("SeaBIOS (version")

@@ -10,22 +10,41 @@
 #define PM_TMR    0x08
 
 #define PM1_CNT_SCI_EN  0x0001
+#define PM1_PWRBTN      0x0100  /* status and enable bit */
 #define PM1_CNT_SLP_EN  0x2000
 #define PM_TIMER_HZ     3579545ull
 
-void pm_init(struct pm *pm, struct power power)
+void pm_init(struct pm *pm, struct power power, struct irq_line sci)
 {
     pthread_mutex_init(&pm->lock, NULL);
     pm->power = power;
+    pm->sci = sci;
     pm_reset(pm);
+}
+
+/* Called with the lock held. */
+static void update_sci(struct pm *pm)
+{
+    irq_set(&pm->sci, (pm->pm1_sts & pm->pm1_en) != 0);
+}
+
+void pm_power_button(struct pm *pm)
+{
+    pthread_mutex_lock(&pm->lock);
+    pm->pm1_sts |= PM1_PWRBTN;
+    update_sci(pm);
+    pthread_mutex_unlock(&pm->lock);
 }
 
 void pm_reset(struct pm *pm)
 {
     pthread_mutex_lock(&pm->lock);
-    pm->pm1_sts = pm->pm1_en = pm->pm1_cnt = 0;
+    pm->pm1_sts = pm->pm1_en = 0;
+    /* There is no SMM to switch modes: the board is always in ACPI mode. */
+    pm->pm1_cnt = PM1_CNT_SCI_EN;
     pm->rcr = 0;
     pm->port92 = 0x02;      /* A20 enabled */
+    update_sci(pm);
     pthread_mutex_unlock(&pm->lock);
 }
 
@@ -90,6 +109,8 @@ static void pm_write(void *opaque, uint64_t offset, const uint8_t *data, unsigne
             break;
         }
     }
+    pm->pm1_cnt |= PM1_CNT_SCI_EN;
+    update_sci(pm);
     if (pm->pm1_cnt & PM1_CNT_SLP_EN) {
         unsigned typ = (pm->pm1_cnt >> 10) & 7;
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../core/bus.h"
+#include "../core/irq.h"
 #include "../core/power.h"
 
 #define PM_IO_BASE 0x600
@@ -18,12 +19,15 @@
 struct pm {
     pthread_mutex_t lock;
     struct power power;
+    struct irq_line sci;        /* level triggered, active high */
     uint16_t pm1_sts, pm1_en, pm1_cnt;
     uint8_t rcr;        /* 0xcf9 */
     uint8_t port92;
 };
 
-void pm_init(struct pm *pm, struct power power);
+void pm_init(struct pm *pm, struct power power, struct irq_line sci);
+/* The ACPI fixed-feature power button was pressed. */
+void pm_power_button(struct pm *pm);
 void pm_reset(struct pm *pm);
 /* 0xcf9 is decoded by the PCI host (it shares 0xcf8-0xcfb); it calls these. */
 uint8_t pm_rcr_read(struct pm *pm);

@@ -6,6 +6,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -64,6 +65,7 @@ void e820_for_kernel(const struct gmem *mem, struct e820_map *map)
     e820_add(map, 0x9fc00, 0x400, E820_RESERVED);       /* EBDA */
     e820_add(map, 0xf0000, 0x10000, E820_RESERVED);     /* BIOS area */
     e820_add(map, 0x100000, gmem_lowmem_end(mem) - 0x100000, E820_RAM);
+    e820_add(map, E820_ECAM_BASE, E820_ECAM_SIZE, E820_RESERVED);
     e820_add(map, 0xfeffc000, 0x4000, E820_RESERVED);
     e820_add(map, 4 * GIB, gmem_highmem_size(mem), E820_RAM);
 }
@@ -372,6 +374,14 @@ int boot_load_kernel(const struct gmem *mem, const uint8_t *kernel, size_t kerne
         return fail(err, errlen, -ENOEXEC, "the kernel file is empty");
     return fail(err, errlen, -ENOEXEC,
                 "not a kernel nook-vmm can boot (neither an ELF with a PVH note nor a bzImage)");
+}
+
+int boot_set_rsdp(const struct gmem *mem, const struct boot_info *info, uint64_t rsdp)
+{
+    if (info->kind == BOOT_PVH)
+        return gmem_write(mem, info->boot_params + offsetof(struct hvm_start_info, rsdp_paddr),
+                          &rsdp, sizeof(rsdp));
+    return gmem_write(mem, info->boot_params + 0x070, &rsdp, sizeof(rsdp));
 }
 
 static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64)
