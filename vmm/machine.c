@@ -279,6 +279,7 @@ static int build_board(struct machine *m, char *err, size_t errlen)
     i8042_init(&m->kbc, vm_gsi(vm, 1), vm_gsi(vm, 12), power);
     pm_init(&m->pm, power, vm_gsi(vm, SCI_IRQ));
     pci_host_init(&m->pci, vm->mmio, &m->pm);
+    pci_host_set_io_bus(&m->pci, vm->pio);
     m->debug_exit.power = power;
     if (setup_fw_cfg(m) < 0)
         goto nomem;

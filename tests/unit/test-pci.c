@@ -231,6 +231,83 @@ static void test_add_device(struct fixture *f, gconstpointer data)
     g_assert_cmphex(cfg_read(f, 0, 31, 0, 0x00, 4), ==, 0);
 }
 
+struct bar_log {
+    unsigned reads;
+    uint64_t last_off;
+};
+
+static void bar_read(void *opaque, uint64_t offset, uint8_t *data, unsigned size)
+{
+    struct bar_log *l = opaque;
+
+    l->reads++;
+    l->last_off = offset;
+    bus_put(data, size, 0x5a5a5a5a);
+}
+
+static const struct bus_ops bar_ops = { .read = bar_read };
+
+/* BARs: sizing by writing all ones, decoding only when COMMAND enables it,
+ * moving, 64-bit addresses, I/O BARs, and overlaps refused. */
+static void test_bars(struct fixture *f, gconstpointer data)
+{
+    struct bus *pio = bus_new("pio", 0x10000);
+    struct pci_dev other = { 0 };
+    struct bar_log mem = { 0 }, io = { 0 }, oth = { 0 };
+    uint8_t buf[4];
+
+    pci_host_set_io_bus(&f->host, pio);
+    g_assert_cmpint(pci_dev_set_bar(&f->dev, 0, 0x4000, PCI_BAR_MEM64, &bar_ops, &mem), ==, 0);
+    g_assert_cmpint(pci_dev_set_bar(&f->dev, 2, 0x20, PCI_BAR_IO, &bar_ops, &io), ==, 0);
+    g_assert_cmpint(pci_dev_set_bar(&f->dev, 5, 0x1000, PCI_BAR_MEM64, &bar_ops, &mem), ==, -EINVAL);
+    g_assert_cmpint(pci_dev_set_bar(&f->dev, 4, 0x3000, 0, &bar_ops, &mem), ==, -EINVAL);
+    g_assert_cmpint(pci_dev_set_bar(&f->dev, 4, 0x100, PCI_BAR_IO | PCI_BAR_MEM64, &bar_ops, &mem), ==, -EINVAL);
+
+    /* Sizing. */
+    cfg_write(f, 0, 3, 0, 0x10, 4, 0xffffffff);
+    cfg_write(f, 0, 3, 0, 0x14, 4, 0xffffffff);
+    g_assert_cmphex(cfg_read(f, 0, 3, 0, 0x10, 4), ==, 0xffffc004);
+    g_assert_cmphex(cfg_read(f, 0, 3, 0, 0x14, 4), ==, 0xffffffff);
+    cfg_write(f, 0, 3, 0, 0x18, 4, 0xffffffff);
+    g_assert_cmphex(cfg_read(f, 0, 3, 0, 0x18, 4), ==, 0xffffffe1);
+
+    /* Programmed but not enabled: nothing decodes. */
+    cfg_write(f, 0, 3, 0, 0x10, 4, 0xc0000000);
+    cfg_write(f, 0, 3, 0, 0x14, 4, 0x1);        /* 0x1_c0000000: above 4 GiB */
+    cfg_write(f, 0, 3, 0, 0x18, 4, 0xc000);
+    g_assert_false(bus_read(f->mmio, 0x1c0000000ull, buf, 4));
+    g_assert_false(bus_read(pio, 0xc000, buf, 4));
+    cfg_write(f, 0, 3, 0, PCI_COMMAND, 2, PCI_COMMAND_MEM | PCI_COMMAND_IO);
+    g_assert_true(bus_read(f->mmio, 0x1c0000010ull, buf, 4));
+    g_assert_cmpuint(mem.last_off, ==, 0x10);
+    g_assert_true(bus_read(pio, 0xc01c, buf, 4));
+    g_assert_cmpuint(io.last_off, ==, 0x1c);
+    g_assert_false(bus_read(pio, 0xc020, buf, 1));
+
+    /* Moving: the old place stops decoding. */
+    cfg_write(f, 0, 3, 0, 0x14, 4, 0);
+    g_assert_false(bus_read(f->mmio, 0x1c0000010ull, buf, 4));
+    g_assert_true(bus_read(f->mmio, 0xc0003ffcull, buf, 4));
+
+    /* Another device wanting the same range is not mapped over it. */
+    pci_set16(&other.wmask[PCI_COMMAND], 0x0007);
+    other.name = "other";
+    g_assert_cmpint(pci_add_device(&f->host, 4, &other), ==, 0);
+    g_assert_cmpint(pci_dev_set_bar(&other, 0, 0x1000, 0, &bar_ops, &oth), ==, 0);
+    cfg_write(f, 0, 4, 0, 0x10, 4, 0xc0001000);
+    cfg_write(f, 0, 4, 0, PCI_COMMAND, 2, PCI_COMMAND_MEM);
+    g_assert_true(bus_read(f->mmio, 0xc0001000ull, buf, 4));
+    g_assert_cmpuint(oth.reads, ==, 0);
+
+    /* Disabling memory decode unmaps. */
+    cfg_write(f, 0, 3, 0, PCI_COMMAND, 2, PCI_COMMAND_IO);
+    g_assert_false(bus_read(f->mmio, 0xc0000000ull, buf, 4));
+    g_assert_true(bus_read(pio, 0xc000, buf, 4));
+    cfg_write(f, 0, 3, 0, PCI_COMMAND, 2, 0);
+    g_assert_false(bus_read(pio, 0xc000, buf, 4));
+    bus_free(pio);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -241,6 +318,7 @@ int main(int argc, char **argv)
     ADD("ecam-mapping", test_ecam_mapping);
     ADD("write-masks", test_write_masks);
     ADD("add-device", test_add_device);
+    ADD("bars", test_bars);
 #undef ADD
     return g_test_run();
 }

@@ -104,8 +104,85 @@ int pci_add_device(struct pci_host *h, unsigned slot, struct pci_dev *dev)
         return -EINVAL;
     if (h->devs[slot])
         return -EEXIST;
+    dev->host = h;
     h->devs[slot] = dev;
     return 0;
+}
+
+void pci_host_set_io_bus(struct pci_host *h, struct bus *pio)
+{
+    h->pio = pio;
+}
+
+int pci_dev_set_bar(struct pci_dev *d, unsigned idx, uint64_t size, unsigned flags,
+                    const struct bus_ops *ops, void *opaque)
+{
+    bool io = flags & PCI_BAR_IO, wide = flags & PCI_BAR_MEM64;
+    uint64_t mask = ~(size - 1);
+    uint8_t *reg = &d->cfg[PCI_BAR0 + 4 * idx], *wm = &d->wmask[PCI_BAR0 + 4 * idx];
+
+    if (idx >= PCI_NUM_BARS || (wide && idx + 1 >= PCI_NUM_BARS) || (io && wide) ||
+        size & (size - 1) || size < (io ? 4u : 16u) || (io && size > 256) || !ops)
+        return -EINVAL;
+    d->bar[idx] = (struct pci_bar){ size, flags, ops, opaque, 0, false };
+    /* The low bits say what the BAR is and are read-only; the address bits
+     * below the size read as zero, which is how the guest sizes the BAR. */
+    pci_set32(reg, io ? 0x1 : (wide ? 0x4 : 0x0));
+    pci_set32(wm, (uint32_t)mask & (io ? ~0x3u : ~0xfu));
+    if (wide) {
+        pci_set32(reg + 4, 0);
+        pci_set32(wm + 4, (uint32_t)(mask >> 32));
+    }
+    return 0;
+}
+
+static uint64_t bar_address(const struct pci_dev *d, unsigned idx)
+{
+    const struct pci_bar *b = &d->bar[idx];
+    uint64_t a = pci_get32(&d->cfg[PCI_BAR0 + 4 * idx]);
+
+    if (b->flags & PCI_BAR_IO)
+        return a & ~0x3ull;
+    a &= ~0xfull;
+    if (b->flags & PCI_BAR_MEM64)
+        a |= (uint64_t)pci_get32(&d->cfg[PCI_BAR0 + 4 * idx + 4]) << 32;
+    return a;
+}
+
+/* Maps or unmaps each BAR after a write to COMMAND or a BAR; called with
+ * the host lock held. An address of 0 or the all-ones sizing pattern is not
+ * a place to decode. */
+static void bars_update(struct pci_dev *d)
+{
+    uint16_t cmd = (uint16_t)(d->cfg[PCI_COMMAND] | d->cfg[PCI_COMMAND + 1] << 8);
+
+    for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+        struct pci_bar *b = &d->bar[i];
+        bool io = b->flags & PCI_BAR_IO;
+        struct bus *bus = io ? d->host->pio : d->host->mmio;
+        uint64_t a = bar_address(d, i), sizing = ~(b->size - 1) & (io ? 0xfffcull : ~0xfull);
+        bool want;
+
+        if (!b->size || !bus)
+            continue;
+        if (!(b->flags & PCI_BAR_MEM64) && !io)
+            sizing &= 0xffffffffull;
+        want = (cmd & (io ? PCI_COMMAND_IO : PCI_COMMAND_MEM)) && a != 0 && a != sizing &&
+               a + b->size > a && (!io || a + b->size <= 0x10000);
+        if (b->mapped && (!want || b->mapped_at != a)) {
+            bus_unregister(bus, b->mapped_at);
+            b->mapped = false;
+        }
+        if (want && !b->mapped) {
+            if (bus_register(bus, a, b->size, b->ops, b->opaque, d->name) == 0) {
+                b->mapped = true;
+                b->mapped_at = a;
+            } else {
+                log_warn("%s: BAR %u at 0x%llx overlaps another device; not mapped",
+                         d->name ? d->name : "pci device", i, (unsigned long long)a);
+            }
+        }
+    }
 }
 
 static struct pci_dev *find(struct pci_host *h, unsigned bus, unsigned devfn)
@@ -141,6 +218,9 @@ static void config_write_locked(struct pci_host *h, unsigned bus, unsigned devfn
 
         d->cfg[off + i] = (uint8_t)((d->cfg[off + i] & ~m) | (b & m));
     }
+    if (d->host && ((off < PCI_COMMAND + 2 && off + size > PCI_COMMAND) ||
+                    (off < PCI_BAR0 + 24 && off + size > PCI_BAR0)))
+        bars_update(d);
     if (d->ops && d->ops->config_written)
         d->ops->config_written(d, off, size);
 }

@@ -32,13 +32,39 @@ struct pci_dev_ops {
     void (*config_written)(struct pci_dev *dev, unsigned offset, unsigned size);
 };
 
+#define PCI_BAR0          0x10
+#define PCI_NUM_BARS      6
+#define PCI_COMMAND_IO    0x1
+#define PCI_COMMAND_MEM   0x2
+#define PCI_BAR_IO        0x1       /* flags for pci_dev_set_bar */
+#define PCI_BAR_MEM64     0x4
+
+struct pci_bar {
+    uint64_t size;              /* 0: unused */
+    unsigned flags;
+    const struct bus_ops *ops;
+    void *opaque;
+    uint64_t mapped_at;
+    bool mapped;
+};
+
+struct pci_host;
+
 struct pci_dev {
     uint8_t cfg[PCI_CFG_SIZE];
     uint8_t wmask[PCI_CFG_SIZE];
     const struct pci_dev_ops *ops;
     void *opaque;
     const char *name;
+    struct pci_bar bar[PCI_NUM_BARS];
+    struct pci_host *host;      /* borrowed, set when added */
 };
+
+/* Declares BAR idx (a 64-bit one also takes idx + 1): size is a power of two,
+ * at least 16 (memory) or 4 (I/O). The BAR maps ops on the matching bus when
+ * the guest programs an address and enables decoding in COMMAND. */
+int pci_dev_set_bar(struct pci_dev *d, unsigned idx, uint64_t size, unsigned flags,
+                    const struct bus_ops *ops, void *opaque);
 
 struct pm;
 
@@ -47,7 +73,8 @@ struct pci_host {
     uint32_t cf8;
     struct pci_dev *devs[PCI_SLOTS];   /* function 0 of each slot; borrowed */
     struct pci_dev bridge;      /* 00:00.0 */
-    struct bus *mmio;           /* borrowed: where ECAM is mapped */
+    struct bus *mmio;           /* borrowed: where ECAM and memory BARs go */
+    struct bus *pio;            /* borrowed: where I/O BARs go; may be NULL */
     uint64_t ecam_mapped;       /* 0 when unmapped */
     struct pm *pm;              /* borrowed: 0xcf9 reset control */
 };
@@ -56,6 +83,7 @@ int pci_host_init(struct pci_host *h, struct bus *mmio, struct pm *pm);
 void pci_host_destroy(struct pci_host *h);
 void pci_host_reset(struct pci_host *h);
 int pci_add_device(struct pci_host *h, unsigned slot, struct pci_dev *dev);
+void pci_host_set_io_bus(struct pci_host *h, struct bus *pio);
 
 uint32_t pci_config_read(struct pci_host *h, unsigned bus, unsigned devfn, unsigned off, unsigned size);
 void pci_config_write(struct pci_host *h, unsigned bus, unsigned devfn, unsigned off, unsigned size,
