@@ -297,6 +297,19 @@ int vm_irqfd_del(struct vm *vm, unsigned gsi, int fd)
     return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
 }
 
+int vm_signal_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    struct vm *vm = opaque;
+    struct kvm_msi msi = {
+        .address_lo = (uint32_t)addr,
+        .address_hi = (uint32_t)(addr >> 32),
+        .data = data,
+    };
+
+    /* 0 means the interrupt was blocked (e.g. a masked LAPIC), not failure. */
+    return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
+}
+
 static void gsi_set(void *opaque, unsigned gsi, int level)
 {
     vm_irq_line(opaque, gsi, level);

@@ -98,6 +98,8 @@ int vm_ioeventfd_del(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool 
  * triggered and resample_fd is signalled when the guest EOIs it. */
 int vm_irqfd_add(struct vm *vm, unsigned gsi, int fd, int resample_fd);
 int vm_irqfd_del(struct vm *vm, unsigned gsi, int fd);
+/* Injects one MSI; an msi_sink's signal for PCI devices. */
+int vm_signal_msi(void *vm, uint64_t addr, uint32_t data);
 /* An irq_line that drives a GSI of this VM's in-kernel irqchip. */
 struct irq_line vm_gsi(struct vm *vm, unsigned gsi);
 
