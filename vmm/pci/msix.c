@@ -17,10 +17,11 @@ static uint16_t control(const struct msix *m)
 int msix_init(struct msix *m, struct pci_dev *dev, unsigned nvec, uint8_t cap, unsigned bar,
               uint32_t table_off, uint32_t pba_off, struct msi_sink sink)
 {
-    memset(m, 0, sizeof(*m));
+    /* Checked before touching *m, which may hold a live table. */
     if (nvec == 0 || nvec > MSIX_MAX_VECTORS || bar >= PCI_NUM_BARS || (table_off & 7) ||
         (pba_off & 7) || cap < 0x40 || cap > 0x100 - MSIX_CAP_LEN)
         return -EINVAL;
+    memset(m, 0, sizeof(*m));
     m->table = calloc(nvec, 16);
     if (!m->table)
         return -ENOMEM;
