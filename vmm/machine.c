@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,9 @@ static int machine_reset_hook(struct vm *vm, void *opaque)
     i8042_reset(&m->kbc);
     pm_reset(&m->pm);
     pci_host_reset(&m->pci);
+    for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
+        if (m->disks[i])
+            virtio_pci_reset(&m->disks[i]->vpci);
     fw_cfg_reset(&m->fw_cfg);
 
     if (m->cfg.kernel) {
@@ -307,6 +311,34 @@ nomem:
     return -ENOMEM;
 }
 
+/* --disk FILE[,format=raw][,readonly] */
+static int add_disk(struct machine *m, unsigned idx, const char *spec, char *err, size_t errlen)
+{
+    g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+    bool readonly = false;
+
+    if (!parts[0] || !*parts[0]) {
+        snprintf(err, errlen, "--disk '%s': no file named", spec);
+        return -EINVAL;
+    }
+    for (unsigned i = 1; parts[i]; i++) {
+        if (strcmp(parts[i], "readonly") == 0 || strcmp(parts[i], "readonly=on") == 0) {
+            readonly = true;
+        } else if (strcmp(parts[i], "format=raw") != 0) {
+            snprintf(err, errlen, "--disk '%s': unknown option '%s' (format=raw and readonly are known)",
+                     spec, parts[i]);
+            return -EINVAL;
+        }
+    }
+    m->disks[idx] = virtio_blk_new(parts[0], readonly, m->cfg.ncpus < 4 ? m->cfg.ncpus : 4, m->vm->mem,
+                                   (struct msi_sink){ vm_signal_msi, m->vm }, (struct irq_line){ 0 },
+                                   err, errlen);
+    if (!m->disks[idx])
+        return -EINVAL;
+    /* Slots from 3 on, after the host bridge and where firmware looks. */
+    return pci_add_device(&m->pci, 3 + idx, &m->disks[idx]->vpci.pci);
+}
+
 struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void *), void *quit_opaque,
                             char *err, size_t errlen)
 {
@@ -343,6 +375,14 @@ struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void 
         goto fail;
     if (build_board(m, err, errlen) < 0)
         goto fail;
+    for (unsigned i = 0; cfg->disks && cfg->disks[i]; i++) {
+        if (i == MACHINE_MAX_DISKS) {
+            snprintf(err, errlen, "at most %d --disk options", MACHINE_MAX_DISKS);
+            goto fail;
+        }
+        if (add_disk(m, i, cfg->disks[i], err, errlen) < 0)
+            goto fail;
+    }
     m->com1_chr = chardev_new(cfg->serial, m->com1, quit, quit_opaque, err, errlen);
     if (!m->com1_chr)
         goto fail;
@@ -396,6 +436,8 @@ void machine_free(struct machine *m)
         rtc_destroy(&m->rtc);
         serial_free(m->com1);
         vm_free(m->vm);
+        for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
+            virtio_blk_free(m->disks[i]);
     }
     if (m->bios)
         munmap(m->bios, m->bios_size);

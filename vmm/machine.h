@@ -14,6 +14,9 @@
 #include "hw/rtc.h"
 #include "hw/serial.h"
 #include "pci/pci.h"
+#include "virtio/blk.h"
+
+#define MACHINE_MAX_DISKS 4
 
 struct machine_config {
     const char *accel_path;
@@ -26,6 +29,7 @@ struct machine_config {
     const char *serial;         /* chardev spec */
     const char *debugcon;       /* file for port 0x402 output, or NULL */
     bool no_reboot;
+    const char *const *disks;   /* "FILE[,format=raw][,readonly]", NULL-terminated */
 };
 
 struct machine {
@@ -40,6 +44,7 @@ struct machine {
     struct pci_host pci;
     struct fw_cfg fw_cfg;
     struct debug_exit debug_exit;
+    struct virtio_blk *disks[MACHINE_MAX_DISKS];    /* owned */
     int debugcon_fd;
 
     uint8_t *bios;              /* owned mapping of the firmware image */

@@ -187,6 +187,7 @@ static const struct control_cmd commands[] = {
 static char *opt_memory = "512M", *opt_kernel, *opt_initrd, *opt_append, *opt_firmware;
 static char *opt_serial = "stdio", *opt_display = "none", *opt_control, *opt_name;
 static char *opt_accel = "kvm", *opt_debugcon;
+static char **opt_disks;
 static int opt_cpus = 1;
 static gboolean opt_no_reboot, opt_verbose, opt_version, opt_sync_teardown;
 
@@ -197,6 +198,8 @@ static const GOptionEntry entries[] = {
     { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &opt_initrd, "Initial ramdisk for --kernel", "FILE" },
     { "append", 0, 0, G_OPTION_ARG_STRING, &opt_append, "Kernel command line", "STR" },
     { "firmware", 0, 0, G_OPTION_ARG_FILENAME, &opt_firmware, "BIOS image (default " NOOK_SEABIOS ")", "FILE" },
+    { "disk", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_disks,
+      "A virtio-blk disk: FILE[,format=raw][,readonly] (repeatable)", "SPEC" },
     { "serial", 0, 0, G_OPTION_ARG_STRING, &opt_serial, "COM1: stdio, none, file:PATH or unix:PATH", "SPEC" },
     { "display", 0, 0, G_OPTION_ARG_STRING, &opt_display, "Display: none", "KIND" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &opt_control,
@@ -296,6 +299,7 @@ int main(int argc, char **argv)
     cfg.serial = opt_serial;
     cfg.debugcon = opt_debugcon;
     cfg.no_reboot = opt_no_reboot;
+    cfg.disks = (const char *const *)opt_disks;
     app.name = opt_name ? g_strdup(opt_name) : g_strdup_printf("vm-%d", (int)getpid());
     if (!valid_name(app.name))
         return config_error("--name '%s': use letters, digits, '-', '_' and '.'", app.name);
