@@ -7,9 +7,10 @@ set -eu
 what=${1:-run}
 run_pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-glib-dev seabios acpica-tools python3"
 test_pkgs="$run_pkgs python3 qemu-system-x86 clang-14 libclang-rt-14-dev binutils"
-# The nested suite's kernel is downloaded with apt-get download, never
-# installed: the host's /boot stays as it is.
-nested_pkgs="$test_pkgs busybox-static cpio xz-utils zstd"
+# The nested suite's kernel is fetched with apt-get download, never
+# installed: the host's /boot stays as it is. zstd is for kernels whose
+# modules are .ko.zst.
+nested_pkgs="$test_pkgs busybox-static zstd"
 
 case "$what" in
     run) pkgs=$run_pkgs ;;

@@ -82,8 +82,9 @@ static void test_direct(void)
     g_assert_cmpmem(dsdt, 4, "DSDT", 4);
     g_assert_cmpuint(sum(dsdt, rd32(dsdt + 4)), ==, 0);
     g_assert_cmpuint(rd32(fadt + 40), ==, rd64(fadt + 140));
-    g_assert_cmpmem(t.blob + (rd64(fadt + 132) - base), 4, "FACS", 4);
-    g_assert_cmpuint((rd64(fadt + 132)) % 64, ==, 0);
+    g_assert_cmpuint(rd64(fadt + 132), ==, 0);
+    g_assert_cmpmem(t.blob + (rd32(fadt + 36) - base), 4, "FACS", 4);
+    g_assert_cmpuint(rd32(fadt + 36) % 64, ==, 0);
 
     /* MADT: one enabled LAPIC per CPU with ids 0..3. */
     for (uint32_t off = 44; off < rd32(madt + 4); off += madt[off + 1]) {

@@ -195,7 +195,8 @@ static size_t build_fadt(struct builder *b, const struct acpi_config *cfg, size_
     put(p + 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 10), 4);
     gas_io(p + 116, 8, 0xcf9, 1);           /* RESET_REG */
     p[128] = 0x06;                          /* RESET_VALUE */
-    pointer(b, p + 132, (uint32_t)(off + 132), false, 8, facs);     /* X_FIRMWARE_CTRL */
+    /* X_FIRMWARE_CTRL stays 0: the FACS is below 4 GiB, and giving both
+     * makes OSPMs see (and reserve) it twice. */
     pointer(b, p + 140, (uint32_t)(off + 140), false, 8, dsdt);     /* X_DSDT */
     gas_io(p + 148, 32, cfg->pm_base, 2);   /* X_PM1a_EVT_BLK */
     gas_io(p + 172, 16, cfg->pm_base + 4, 2);

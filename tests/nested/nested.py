@@ -1,0 +1,456 @@
+#!/usr/bin/env python3
+"""Boots real Linux under nook-vmm on a machine whose /dev/kvm cannot run it.
+
+QEMU TCG with an emulated AMD-V CPU runs Debian's kernel (L1) with the stock
+kvm-amd module; inside it nook-vmm boots the same kernel again (L2). One run
+writes NAME.log (both consoles, each line stamped with host seconds since
+QEMU started) and NAME.json (how the run went) in --out, for check.py.
+
+The run itself always exits 0 once its arguments are valid, so that a broken
+guest shows up as failed checks rather than as a failed build step; a missing
+prerequisite is recorded as a skip with the reason.
+"""
+import argparse
+import fcntl
+import json
+import lzma
+import os
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import traceback
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Modules of the kernel package that L1 needs for /dev/kvm, in load order.
+KVM_MODULES = [
+    "virt/lib/irqbypass.ko",
+    "drivers/crypto/ccp/ccp.ko",
+    "arch/x86/kvm/kvm.ko",
+    "arch/x86/kvm/kvm-amd.ko",
+]
+
+# QEMU's RAM for L1: L2's memory plus an uncompressed initramfs of up to
+# 80 MiB (the PVH kernel, or QEMU and its libraries), held twice while the
+# kernel unpacks it.
+L1_MEMORY_MIB = 1536
+
+
+class Skip(Exception):
+    """A prerequisite is missing on this machine; the checks report a skip."""
+
+
+def log(msg):
+    print(f"nested: {msg}", flush=True)
+
+
+# ---- the kernel package ----
+
+def kernel_package_name():
+    """The versioned package linux-image-amd64 points at, e.g.
+    linux-image-6.1.0-56-amd64."""
+    try:
+        out = subprocess.run(["apt-cache", "depends", "linux-image-amd64"],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise Skip(f"cannot ask apt-cache for the kernel package: {e}")
+    m = re.search(r"Depends:\s*(linux-image-\S+)", out)
+    if not m:
+        raise Skip("apt-cache depends linux-image-amd64 names no kernel package "
+                   "(is the package list up to date? run apt-get update)")
+    return m.group(1)
+
+
+def kernel_deb(out):
+    """Finds or downloads the kernel .deb into out; never installs it."""
+    name = kernel_package_name()
+    def present():
+        debs = sorted(f for f in os.listdir(out) if f.startswith(name + "_") and f.endswith(".deb"))
+        return os.path.join(out, debs[-1]) if debs else None
+    deb = present()
+    if deb:
+        return deb
+    log(f"downloading {name} with apt-get download")
+    r = subprocess.run(["apt-get", "download", name], cwd=out, capture_output=True, text=True)
+    deb = present()
+    if r.returncode != 0 or not deb:
+        raise Skip(f"apt-get download {name} failed: {(r.stderr or r.stdout).strip()}")
+    return deb
+
+
+def unpack_kernel(out, deb):
+    """Unpacks the bzImage and the KVM modules of deb into out/linux (only
+    those: the whole package is 400 MB of modules nobody here loads).
+    Returns (bzImage path, {module basename: path})."""
+    dest = os.path.join(out, "linux")
+    stamp = os.path.join(dest, ".unpacked-from")
+    if not (os.path.exists(stamp) and open(stamp).read() == os.path.basename(deb)):
+        shutil.rmtree(dest, ignore_errors=True)
+        os.makedirs(dest)
+        wanted = ["./boot/vmlinuz-*"] + [f"./lib/modules/*/kernel/{m}*" for m in KVM_MODULES]
+        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
+        r = subprocess.run(["tar", "-x", "-C", dest, "--wildcards"] + wanted, stdin=tar.stdout)
+        tar.stdout.close()
+        if tar.wait() != 0 or r.returncode != 0:
+            raise RuntimeError(f"cannot unpack {deb}")
+        with open(stamp, "w") as f:
+            f.write(os.path.basename(deb))
+    boot = os.path.join(dest, "boot")
+    images = [f for f in os.listdir(boot) if f.startswith("vmlinuz-")]
+    if len(images) != 1:
+        raise RuntimeError(f"{deb} holds {len(images)} kernel images, expected one")
+    modules = {}
+    moddir = os.path.join(dest, "lib", "modules")
+    kver = os.listdir(moddir)[0]
+    for m in KVM_MODULES:
+        base = os.path.join(moddir, kver, "kernel", m)
+        for ext in ("", ".xz", ".zst"):
+            if os.path.exists(base + ext):
+                modules[os.path.basename(m)] = base + ext
+                break
+        else:
+            raise RuntimeError(f"{deb} has no {m}")
+    return os.path.join(boot, images[0]), modules
+
+
+def module_bytes(path):
+    """busybox insmod takes plain .ko files only."""
+    if path.endswith(".xz"):
+        return lzma.decompress(open(path, "rb").read())
+    if path.endswith(".zst"):
+        if not shutil.which("zstd"):
+            raise Skip("the kernel modules are zstd-compressed and zstd is not installed "
+                       "(tests/setup-debian.sh nested)")
+        return subprocess.run(["zstd", "-dc", path], capture_output=True, check=True).stdout
+    return open(path, "rb").read()
+
+
+def extract_vmlinux(bzimage, dest):
+    """Writes the ELF kernel inside a bzImage. QEMU boots L1 from it through
+    its PVH entry, which skips the decompressor (seconds under TCG); the pvh
+    configuration boots L2 from it too."""
+    if os.path.exists(dest) and os.path.getmtime(dest) >= os.path.getmtime(bzimage):
+        return dest
+    k = open(bzimage, "rb").read()
+    setup_sects = k[0x1f1] or 4
+    payload_offset, payload_length = struct.unpack_from("<II", k, 0x248)
+    start = (setup_sects + 1) * 512 + payload_offset
+    payload = k[start:start + payload_length]
+    if payload.startswith(b"\xfd7zXZ\x00"):
+        elf = lzma.LZMADecompressor().decompress(payload)
+    elif payload.startswith(b"\x1f\x8b"):
+        elf = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(payload)
+    elif payload.startswith(b"\x28\xb5\x2f\xfd") and shutil.which("zstd"):
+        elf = subprocess.run(["zstd", "-dc"], input=payload, capture_output=True, check=True).stdout
+    else:
+        raise RuntimeError(f"{bzimage}: payload compression {payload[:4].hex()} is not handled here")
+    if not elf.startswith(b"\x7fELF"):
+        raise RuntimeError(f"{bzimage}: the payload is not an ELF image")
+    with open(dest + ".tmp", "wb") as f:
+        f.write(elf)
+    os.replace(dest + ".tmp", dest)
+    return dest
+
+
+# ---- initramfs ----
+
+class Cpio:
+    """A newc archive built in memory, so that device nodes need no root."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.ino = 1
+        self.dirs = set()
+
+    def _entry(self, name, mode, body=b"", rdev=(0, 0)):
+        name_b = name.encode() + b"\0"
+        fields = [self.ino, mode, 0, 0, 2 if mode & 0o040000 else 1, 0, len(body),
+                  0, 0, rdev[0], rdev[1], len(name_b), 0]
+        self.ino += 1
+        self.data += b"070701" + b"".join(b"%08x" % v for v in fields) + name_b
+        self.data += b"\0" * (-len(self.data) % 4)
+        self.data += body
+        self.data += b"\0" * (-len(self.data) % 4)
+
+    def dir(self, path):
+        path = path.strip("/")
+        parts = path.split("/")
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d and d not in self.dirs:
+                self.dirs.add(d)
+                self._entry(d, 0o040755)
+
+    def file(self, path, body, mode=0o644):
+        path = path.strip("/")
+        self.dir(os.path.dirname(path))
+        self._entry(path, 0o100000 | mode, body)
+
+    def copy(self, path, src, mode=None):
+        self.file(path, open(src, "rb").read(), mode if mode is not None else os.stat(src).st_mode & 0o777)
+
+    def chardev(self, path, major, minor):
+        path = path.strip("/")
+        self.dir(os.path.dirname(path))
+        self._entry(path, 0o020600, rdev=(major, minor))
+
+    def finish(self):
+        self._entry("TRAILER!!!", 0)
+        return bytes(self.data)
+
+
+def static_busybox():
+    bb = shutil.which("busybox") or "/bin/busybox"
+    if not os.path.exists(bb):
+        raise Skip("busybox is not installed (tests/setup-debian.sh nested installs busybox-static)")
+    if b"ld-linux" in open(bb, "rb").read(4096):
+        raise Skip(f"{bb} is dynamically linked: install busybox-static "
+                   "(tests/setup-debian.sh nested)")
+    return bb
+
+
+def shared_libraries(binary):
+    """The loader and every library ldd finds for binary, as host paths."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    libs = []
+    for line in out.splitlines():
+        m = re.match(r"\s*\S+ => (/\S+) \(", line) or re.match(r"\s*(/\S+) \(", line)
+        if m:
+            libs.append(m.group(1))
+        elif "not found" in line:
+            raise RuntimeError(f"{binary}: {line.strip()}")
+    return libs
+
+
+def base_root(busybox, init):
+    c = Cpio()
+    for d in ("bin", "dev", "proc", "sys", "tmp"):
+        c.dir(d)
+    # The kernel opens /dev/console before init mounts devtmpfs.
+    c.chardev("dev/console", 5, 1)
+    c.chardev("dev/null", 1, 3)
+    c.copy("bin/busybox", busybox, 0o755)
+    c.copy("init", init, 0o755)
+    return c
+
+
+def build_l2_initramfs(busybox, exit_port):
+    c = base_root(busybox, os.path.join(HERE, "l2-init"))
+    c.copy("bin/exit-port", exit_port, 0o755)
+    return c.finish()
+
+
+# What QEMU needs in L1 to boot a kernel directly with SeaBIOS.
+QEMU_FIRMWARE = ["/usr/share/seabios/bios-256k.bin", "/usr/share/qemu/linuxboot_dma.bin",
+                 "/usr/share/qemu/pvh.bin", "/usr/share/qemu/kvmvapic.bin"]
+
+
+def build_l1_initramfs(busybox, vmm, l2_kernel, modules, l2_initramfs):
+    """vmm is nook-vmm, or QEMU for a reference run."""
+    c = base_root(busybox, os.path.join(HERE, "l1-init"))
+    for name, path in modules.items():
+        c.file(f"lib/modules/{name}", module_bytes(path))
+    if os.path.basename(vmm).startswith("qemu-system"):
+        c.copy("usr/bin/qemu-system-x86_64", vmm, 0o755)
+        for f in QEMU_FIRMWARE:
+            c.copy(f, os.path.realpath(f), 0o644)
+    else:
+        c.copy("usr/bin/nook-vmm", vmm, 0o755)
+    for lib in shared_libraries(vmm):
+        # Same paths as on the host, so the loader's built-in search finds them.
+        c.copy(lib, os.path.realpath(lib), 0o755)
+    c.copy("l2/kernel", l2_kernel, 0o644)
+    c.file("l2/initrd.cpio", l2_initramfs)
+    return c.finish()
+
+
+# ---- the L0 run ----
+
+def run_qemu(args, vmlinux, initrd, logpath):
+    """Runs QEMU until it exits or the timeout; returns (status, timed_out,
+    start epoch). L1's console (COM1, with QEMU's own messages) and L2's
+    (L1's COM2) are merged into one log, L2's lines marked "L2| ", and
+    written as they arrive, so that a run can be followed."""
+    start = time.time()
+    l1_append = " ".join([
+        "console=ttyS0", "panic=-1",
+        f"nested.cpus={args.cpus}", f"nested.memory={args.memory}",
+        f"nested.timeout={args.l2_timeout}", f"nested.hosttime={int(start)}",
+        f"nested.vmm={args.l2_vmm}",
+        "--", args.l2_append,
+    ]).strip()
+    l2_read, l2_write = os.pipe()
+    cmd = [args.qemu, "-accel", "tcg", "-M", "pc", "-cpu", "EPYC,+svm,+npt",
+           "-smp", str(args.l1_cpus), "-m", str(L1_MEMORY_MIB),
+           "-nodefaults", "-display", "none", "-no-reboot",
+           "-serial", "stdio", "-serial", f"file:/dev/fd/{l2_write}",
+           "-kernel", vmlinux, "-initrd", initrd, "-append", l1_append]
+    with open(logpath, "w") as logf:
+        logf.write(f"# {' '.join(repr(a) if ' ' in a else a for a in cmd)}\n")
+        logf.write(f"# start {start:.3f}\n")
+        logf.flush()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, pass_fds=(l2_write,),
+                                start_new_session=True)
+        os.close(l2_write)
+        streams = {proc.stdout.fileno(): ["", b""], l2_read: ["L2| ", b""]}
+        timed_out = False
+        deadline = start + args.timeout
+
+        def emit(prefix, raw):
+            text = raw.decode("utf-8", "replace").replace("\r", "")
+            logf.write(f"[{time.time() - start:9.3f}] {prefix}{text}\n")
+            logf.flush()
+
+        while streams:
+            left = deadline - time.time()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select(list(streams), [], [], min(left, 1.0))
+            for fd in ready:
+                prefix, buf = streams[fd]
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    if buf:
+                        emit(prefix, buf)
+                    del streams[fd]
+                    continue
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    emit(prefix, line)
+                streams[fd][1] = buf
+        if timed_out:
+            os.killpg(proc.pid, signal.SIGKILL)
+            for prefix, buf in streams.values():
+                if buf:
+                    emit(prefix, buf)
+            logf.write(f"[{time.time() - start:9.3f}] # killed: no exit within {args.timeout} s\n")
+        os.close(l2_read)
+        status = proc.wait()
+    return status, timed_out, start
+
+
+MARKERS = {
+    "l1_init": re.compile(r"^NESTED-L1-INIT\b"),
+    "l1_kvm": re.compile(r"^NESTED-L1-KVM ok\b"),
+    "l2_start": re.compile(r"^NESTED-L1-VMM-START\b"),
+    "l2_kernel": re.compile(r"^L2\| .*Linux version"),
+    "l2_init": re.compile(r"^L2\| NESTED-L2-INIT\b"),
+    "l2_done": re.compile(r"^L2\| NESTED-L2-DONE\b"),
+    "l2_exit": re.compile(r"^NESTED-L1-VMM-EXIT\b"),
+}
+
+
+def milestones(logpath):
+    """Host seconds since QEMU started at which each marker first appeared."""
+    times = {}
+    for line in open(logpath, errors="replace"):
+        m = re.match(r"\[\s*([\d.]+)\] (.*)", line)
+        if not m:
+            continue
+        for key, rx in MARKERS.items():
+            if key not in times and rx.search(m.group(2)):
+                times[key] = float(m.group(1))
+    return times
+
+
+def parse_size(text):
+    m = re.fullmatch(r"(\d+)([KMG]?)", text.upper())
+    if not m:
+        raise SystemExit(f"nested.py: bad size {text!r} (use e.g. 256M)")
+    return int(m.group(1)) << {"": 20, "K": 10, "M": 20, "G": 30}[m.group(2)]
+
+
+def run(args):
+    out = args.out
+    result = {"config": args.config, "l2_vmm": args.l2_vmm, "cpus": args.cpus,
+              "memory": args.memory, "l2_boot": args.l2_boot,
+              "memory_bytes": parse_size(args.memory), "l2_append": args.l2_append,
+              "log": os.path.join(out, args.config + ".log")}
+    try:
+        if not shutil.which(args.qemu):
+            raise Skip(f"{args.qemu} is not installed (tests/setup-debian.sh nested)")
+        busybox = static_busybox()
+        deb = kernel_deb(out)
+        bzimage, modules = unpack_kernel(out, deb)
+        vmlinux = extract_vmlinux(bzimage, os.path.join(out, "linux", "vmlinux"))
+        l2 = build_l2_initramfs(busybox, args.exit_port)
+        l2_kernel = vmlinux if args.l2_boot == "pvh" else bzimage
+        vmm = args.vmm if args.l2_vmm == "nook" else shutil.which(args.qemu)
+        l1 = build_l1_initramfs(busybox, vmm, l2_kernel, modules, l2)
+        # Uncompressed: unpacking gzip in L1 would cost seconds of TCG time,
+        # and most of the bytes are the already-compressed bzImage.
+        initrd = os.path.join(out, args.config + "-l1.cpio")
+        with open(initrd, "wb") as f:
+            f.write(l1)
+        result["kernel_package"] = os.path.basename(deb)
+        vmm_name = {"nook": "nook-vmm", "qemu": "QEMU"}[args.l2_vmm]
+        log(f"{args.config}: booting {os.path.basename(deb)}, L2 from the {args.l2_boot} under "
+            f"{vmm_name} with {args.cpus} CPU(s) and {args.memory} ({len(l1) >> 20} MiB initramfs)")
+        status, timed_out, start = run_qemu(args, vmlinux, initrd, result["log"])
+        result.update(status="ran", qemu_status=status, timed_out=timed_out, start_epoch=start,
+                      elapsed=time.time() - start, times=milestones(result["log"]))
+        t = result["times"]
+        log(f"{args.config}: QEMU exited with {status}{' (timed out)' if timed_out else ''} "
+            f"after {result['elapsed']:.1f} s; L1 /init at {t.get('l1_init', '-')} s, "
+            f"{vmm_name} at {t.get('l2_start', '-')} s, L2 /init at {t.get('l2_init', '-')} s")
+    except Skip as e:
+        result.update(status="skip", reason=str(e))
+        log(f"{args.config}: skipped: {e}")
+    except Exception as e:
+        result.update(status="error", reason=f"{type(e).__name__}: {e}",
+                      traceback=traceback.format_exc())
+        log(f"{args.config}: error: {e}")
+    with open(os.path.join(out, args.config + ".json.tmp"), "w") as f:
+        json.dump(result, f, indent=1)
+    os.replace(os.path.join(out, args.config + ".json.tmp"), os.path.join(out, args.config + ".json"))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True, help="directory for the kernel, initramfs and logs")
+    p.add_argument("--config", required=True, help="name of this configuration (NAME.log, NAME.json)")
+    p.add_argument("--vmm", help="nook-vmm binary to put in L1")
+    p.add_argument("--l2-vmm", choices=["nook", "qemu"], default="nook",
+                   help="run L2 under nook-vmm, or under QEMU (the reference, on L1's KVM, "
+                   "with isa-debug-exit at 0xf4) to tell nook-vmm's faults from the "
+                   "environment's")
+    p.add_argument("--exit-port", required=True, help="static exit-port helper for L2")
+    p.add_argument("--cpus", type=int, default=1, help="L2's --cpus")
+    p.add_argument("--l1-cpus", type=int, help="QEMU's -smp for L1 (default: --cpus)")
+    p.add_argument("--memory", default="256M", help="L2's --memory")
+    p.add_argument("--l2-append", default="", help="added to L2's kernel command line")
+    p.add_argument("--l2-boot", choices=["bzimage", "pvh"], default="bzimage",
+                   help="boot L2 from the bzImage (64-bit boot protocol) or from the "
+                   "ELF inside it (PVH entry)")
+    # A run takes 25-45 s on a loaded 2-core host; these bound a hang so
+    # that the whole suite stays under 10 minutes even if every run hangs.
+    p.add_argument("--timeout", type=int, default=int(os.environ.get("NESTED_TIMEOUT", 180)),
+                   help="seconds before QEMU (L0) is killed (default 180, or $NESTED_TIMEOUT)")
+    p.add_argument("--l2-timeout", type=int, default=int(os.environ.get("NESTED_L2_TIMEOUT", 120)),
+                   help="seconds before L1 kills the VMM (default 120, or $NESTED_L2_TIMEOUT)")
+    p.add_argument("--qemu", default="qemu-system-x86_64")
+    args = p.parse_args()
+    args.l1_cpus = args.l1_cpus or args.cpus
+    if args.l2_vmm == "nook" and not args.vmm:
+        p.error("--vmm is needed unless --l2-vmm qemu")
+    args.out = os.path.abspath(args.out)
+    os.makedirs(args.out, exist_ok=True)
+    # One run at a time: runs share the unpacked kernel, and two TCG machines
+    # on a small host would slow each other into timer trouble.
+    with open(os.path.join(args.out, "nested.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
