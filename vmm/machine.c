@@ -185,7 +185,10 @@ static int machine_reset_hook(struct vm *vm, void *opaque)
     fw_cfg_reset(&m->fw_cfg);
 
     if (m->cfg.kernel) {
-        r = load_kernel(m, err, sizeof(err));
+        /* machine_new loaded it already (to report a bad file before the
+         * VM starts); every later reset loads it again. */
+        r = m->kernel_loaded ? 0 : load_kernel(m, err, sizeof(err));
+        m->kernel_loaded = false;
         if (r < 0) {
             log_error("%s", err);
             return r;
@@ -389,6 +392,7 @@ struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void 
     if (cfg->kernel) {
         if (load_kernel(m, err, errlen) < 0)
             goto fail;
+        m->kernel_loaded = true;
     } else if (load_firmware(m, err, errlen) < 0) {
         goto fail;
     }

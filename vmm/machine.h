@@ -50,6 +50,7 @@ struct machine {
     uint8_t *bios;              /* owned mapping of the firmware image */
     uint64_t bios_size;
     struct boot_info boot;
+    bool kernel_loaded;         /* the kernel in RAM is untouched by the guest */
     unsigned rtc_watch;         /* GLib source id */
     void (*quit)(void *);
     void *quit_opaque;
