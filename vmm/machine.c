@@ -315,10 +315,22 @@ nomem:
 }
 
 /* --disk FILE[,format=raw][,readonly] */
+static int notify_route_add(void *vm, uint64_t addr, unsigned len, int fd)
+{
+    return vm_ioeventfd_add(vm, addr, len, false, false, 0, fd);
+}
+
+static int notify_route_del(void *vm, uint64_t addr, unsigned len, int fd)
+{
+    return vm_ioeventfd_del(vm, addr, len, false, false, 0, fd);
+}
+
 static int add_disk(struct machine *m, unsigned idx, const char *spec, char *err, size_t errlen)
 {
     g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+    const struct notify_router router = { notify_route_add, notify_route_del, m->vm };
     bool readonly = false;
+    int r;
 
     if (!parts[0] || !*parts[0]) {
         snprintf(err, errlen, "--disk '%s': no file named", spec);
@@ -339,7 +351,12 @@ static int add_disk(struct machine *m, unsigned idx, const char *spec, char *err
     if (!m->disks[idx])
         return -EINVAL;
     /* Slots from 3 on, after the host bridge and where firmware looks. */
-    return pci_add_device(&m->pci, 3 + idx, &m->disks[idx]->vpci.pci);
+    r = pci_add_device(&m->pci, 3 + idx, &m->disks[idx]->vpci.pci);
+    if (r == 0)
+        r = virtio_pci_start_iothread(&m->disks[idx]->vpci, &router);
+    if (r < 0)
+        snprintf(err, errlen, "--disk '%s': cannot set up the device: %s", spec, strerror(-r));
+    return r;
 }
 
 struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void *), void *quit_opaque,
@@ -431,6 +448,10 @@ void machine_free(struct machine *m)
         return;
     if (m->vm)
         vm_stop(m->vm);
+    /* Before the VM goes: I/O threads interrupt it. */
+    for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
+        if (m->disks[i])
+            virtio_pci_stop_iothread(&m->disks[i]->vpci);
     if (m->rtc_watch)
         g_source_remove(m->rtc_watch);
     chardev_free(m->com1_chr);

@@ -4,6 +4,8 @@
 #include "virtio/virtio-pci.h"
 #include "unit.h"
 
+#include <unistd.h>
+
 #define RAM_SIZE 0x10000
 #define QSIZE 8
 #define DESC  0x1000
@@ -16,7 +18,7 @@ struct fixture {
     struct gmem *mem;
     struct virtio_pci v;
     struct virtq_req *req;
-    unsigned notifies, resets, msis;
+    unsigned notifies, resets, msis;     /* notifies: atomic, the I/O thread counts too */
     uint32_t last_msi_data;
 };
 
@@ -24,7 +26,7 @@ static void dev_notify(void *opaque, unsigned q)
 {
     struct fixture *f = opaque;
 
-    f->notifies++;
+    g_atomic_int_inc(&f->notifies);
     while (virtio_pci_pop(&f->v, q, f->req) == 1) {
         uint32_t n = (uint32_t)virtq_req_write(&f->v.queues[q].vq, f->req, 0, "ok", 3);
 
@@ -236,6 +238,127 @@ static void test_bad_queue(struct fixture *f, gconstpointer data)
     g_assert_cmphex(rd(f, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET, ==, VIRTIO_STATUS_NEEDS_RESET);
 }
 
+/* A stand-in for KVM's ioeventfds: what is routed where. */
+struct routes {
+    uint64_t addr[8];
+    int fd[8];
+    unsigned n, adds, dels;
+};
+
+static int route_add(void *opaque, uint64_t addr, unsigned len, int fd)
+{
+    struct routes *r = opaque;
+
+    g_assert_cmpuint(len, ==, 2);
+    g_assert_cmpuint(r->n, <, 8);
+    r->addr[r->n] = addr;
+    r->fd[r->n++] = fd;
+    r->adds++;
+    return 0;
+}
+
+static int route_del(void *opaque, uint64_t addr, unsigned len, int fd)
+{
+    struct routes *r = opaque;
+
+    for (unsigned i = 0; i < r->n; i++) {
+        if (r->addr[i] == addr && r->fd[i] == fd) {
+            r->addr[i] = r->addr[r->n - 1];
+            r->fd[i] = r->fd[--r->n];
+            r->dels++;
+            return 0;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static void map_bar4(struct fixture *f, uint64_t at)
+{
+    f->v.pci.bar[4].mapped = true;
+    f->v.pci.bar[4].mapped_at = at;
+    f->v.pci.ops->config_written(&f->v.pci, PCI_COMMAND, 2);
+}
+
+static uint16_t used_idx(struct fixture *f)
+{
+    return __atomic_load_n((uint16_t *)(void *)(f->ram + USED + 2), __ATOMIC_ACQUIRE);
+}
+
+/* Waits for the I/O thread to answer; a test that hangs here failed. */
+static void wait_used(struct fixture *f, uint16_t want)
+{
+    for (unsigned i = 0; i < 5000 && used_idx(f) != want; i++)
+        g_usleep(1000);
+    g_assert_cmpuint(used_idx(f), ==, want);
+}
+
+static void test_iothread(struct fixture *f, gconstpointer data)
+{
+    struct routes r = { 0 };
+    const struct notify_router router = { route_add, route_del, &r };
+    uint64_t one = 1;
+
+    map_bar4(f, 0xfe000000);
+    g_assert_cmpint(virtio_pci_start_iothread(&f->v, &router), ==, 0);
+    negotiate(f);
+    setup_queue(f, VIRTIO_MSI_NO_VECTOR);
+    /* Nothing skips the VMM before DRIVER_OK: those notifications are
+     * checked (and ignored) by the transport. */
+    g_assert_cmpuint(r.n, ==, 0);
+    wr(f, 0x14, 1, rd(f, 0x14, 1) | VIRTIO_STATUS_DRIVER_OK);
+    /* Queue 0 is live, queue 1 never enabled. */
+    g_assert_cmpuint(r.n, ==, 1);
+    g_assert_cmphex(r.addr[0], ==, 0xfe000000 + VIRTIO_PCI_NOTIFY_OFF);
+
+    /* What KVM does on the guest's write: the eventfd wakes the I/O thread. */
+    offer_one(f);
+    g_assert_cmpint(write(r.fd[0], &one, sizeof(one)), ==, sizeof(one));
+    wait_used(f, 1);
+    g_assert_cmpstr((char *)f->ram + DATA, ==, "ok");
+    /* A notification that still exits (another width, say) goes there too. */
+    offer_one(f);
+    wr(f, VIRTIO_PCI_NOTIFY_OFF, 2, 0);
+    wait_used(f, 2);
+    g_assert_cmpuint(g_atomic_int_get(&f->notifies), ==, 2);
+
+    /* The firmware or OS moves BAR 4: the route follows. */
+    map_bar4(f, 0xc0000000);
+    g_assert_cmpuint(r.n, ==, 1);
+    g_assert_cmphex(r.addr[0], ==, 0xc0000000 + VIRTIO_PCI_NOTIFY_OFF);
+    f->v.pci.bar[4].mapped = false;
+    f->v.pci.ops->config_written(&f->v.pci, PCI_COMMAND, 2);
+    g_assert_cmpuint(r.n, ==, 0);
+    map_bar4(f, 0xfe000000);
+    g_assert_cmpuint(r.n, ==, 1);
+
+    /* A broken ring: the device needs a reset, and the route goes. */
+    {
+        uint16_t idx = 100;
+
+        memcpy(f->ram + AVAIL + 2, &idx, 2);
+        g_assert_cmpint(write(r.fd[0], &one, sizeof(one)), ==, sizeof(one));
+        for (unsigned i = 0; i < 5000 && !(rd(f, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET); i++)
+            g_usleep(1000);
+        g_assert_cmphex(rd(f, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET, ==, VIRTIO_STATUS_NEEDS_RESET);
+        g_assert_cmpuint(r.n, ==, 0);
+    }
+    /* Reset, set up again, then stop: nothing stays routed. */
+    wr(f, 0x14, 1, 0);
+    memset(f->ram + AVAIL, 0, 4);
+    memset(f->ram + USED, 0, 4);
+    negotiate(f);
+    setup_queue(f, VIRTIO_MSI_NO_VECTOR);
+    wr(f, 0x14, 1, rd(f, 0x14, 1) | VIRTIO_STATUS_DRIVER_OK);
+    g_assert_cmpuint(r.n, ==, 1);
+    virtio_pci_stop_iothread(&f->v);
+    g_assert_cmpuint(r.n, ==, 0);
+    g_assert_cmpuint(r.adds, ==, r.dels);
+    /* Handled on the notifying thread again. */
+    offer_one(f);
+    wr(f, VIRTIO_PCI_NOTIFY_OFF, 2, 0);
+    g_assert_cmpuint(used_idx(f), ==, 1);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -245,6 +368,7 @@ int main(int argc, char **argv)
     ADD("request-with-msix", test_request_with_msix);
     ADD("broken-ring", test_broken_ring);
     ADD("bad-queue", test_bad_queue);
+    ADD("iothread", test_iothread);
 #undef ADD
     return g_test_run();
 }

@@ -173,7 +173,6 @@ static void queue_notify(void *opaque, unsigned qn)
     struct virtio_blk *b = opaque;
     struct virtq_req *req = b->req[qn];
 
-    pthread_mutex_lock(&b->qlock[qn]);
     while (virtio_pci_pop(&b->vpci, qn, req) == 1) {
         const struct virtq *vq = &b->vpci.queues[qn].vq;
         uint32_t written = 0;
@@ -189,7 +188,6 @@ static void queue_notify(void *opaque, unsigned qn)
         virtq_req_write(vq, req, req->in_len - 1, &status, 1);
         virtio_pci_push(&b->vpci, qn, req->head, written + 1);
     }
-    pthread_mutex_unlock(&b->qlock[qn]);
 }
 
 struct virtio_blk *virtio_blk_new(const char *path, bool readonly, unsigned nqueues,
@@ -229,7 +227,6 @@ struct virtio_blk *virtio_blk_new(const char *path, bool readonly, unsigned nque
         .queue_notify = queue_notify,
     };
     for (unsigned i = 0; i < nqueues; i++) {
-        pthread_mutex_init(&b->qlock[i], NULL);
         b->req[i] = calloc(1, sizeof(*b->req[i]));
         if (!b->req[i]) {
             snprintf(err, errlen, "out of memory");
@@ -251,10 +248,7 @@ void virtio_blk_free(struct virtio_blk *b)
         return;
     virtio_pci_destroy(&b->vpci);
     for (unsigned i = 0; i < VIRTIO_BLK_MAX_QUEUES; i++) {
-        if (b->req[i]) {
-            free(b->req[i]);
-            pthread_mutex_destroy(&b->qlock[i]);
-        }
+        free(b->req[i]);
     }
     blk_close(&b->disk);
     free(b);

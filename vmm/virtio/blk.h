@@ -12,8 +12,9 @@ struct virtio_blk {
     struct virtio_pci vpci;
     struct virtio_dev_ops ops;
     struct blk_backend disk;            /* owned */
-    pthread_mutex_t qlock[VIRTIO_BLK_MAX_QUEUES];
-    struct virtq_req *req[VIRTIO_BLK_MAX_QUEUES];   /* owned scratch */
+    /* Owned scratch, one per queue: the transport runs a queue on one
+     * thread at a time. */
+    struct virtq_req *req[VIRTIO_BLK_MAX_QUEUES];
     char serial[20];
 };
 

@@ -4,7 +4,11 @@
 #include "virtio-pci.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #define CAP_MSIX   0x40
 #define CAP_COMMON 0x50
@@ -45,11 +49,57 @@ static void add_cap(struct pci_dev *d, uint8_t at, uint8_t next, uint8_t len, ui
     pci_set32(&d->cfg[at + 12], length);
 }
 
+/* Where the driver's notification for queue q lands while BAR 4 is mapped. */
+static uint64_t notify_addr(const struct virtio_pci *v, unsigned q)
+{
+    const struct pci_bar *b = &v->pci.bar[CFG_BAR];
+
+    return b->mapped ? b->mapped_at + VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * q : 0;
+}
+
+/* Called with the lock held, after anything that changes whether or where
+ * a queue's notifications can skip the VMM: the status, a queue being
+ * enabled, BAR 4 moving, a reset. Notifications before DRIVER_OK and after
+ * NEEDS_RESET keep exiting to the VMM, which checks and logs them. */
+static void update_routes(struct virtio_pci *v)
+{
+    bool live = (v->status & VIRTIO_STATUS_DRIVER_OK) && !(v->status & VIRTIO_STATUS_NEEDS_RESET);
+
+    if (!v->router.add)
+        return;
+    for (unsigned i = 0; i < v->ops->num_queues; i++) {
+        struct virtio_pci_queue *q = &v->queues[i];
+        uint64_t want = live && q->enabled && q->kick_fd >= 0 ? notify_addr(v, i) : 0;
+
+        if (q->routed_at == want)
+            continue;
+        if (q->routed_at)
+            v->router.del(v->router.opaque, q->routed_at, 2, q->kick_fd);
+        q->routed_at = 0;
+        if (want) {
+            int r = v->router.add(v->router.opaque, want, 2, q->kick_fd);
+
+            if (r == 0) {
+                q->routed_at = want;
+                log_debug("%s: queue %u notifications at 0x%llx go to its I/O thread",
+                          v->pci.name, i, (unsigned long long)want);
+            }
+            else if (!v->route_failed)
+                log_warn("%s: cannot route queue notifications past the VMM (%s); "
+                         "they cost a VM exit each", v->pci.name, strerror(-r));
+            v->route_failed |= r != 0;
+        }
+    }
+}
+
 static void config_written(struct pci_dev *dev, unsigned off, unsigned size)
 {
     struct virtio_pci *v = dev->opaque;
 
     msix_config_written(&v->msix, off, size);
+    pthread_mutex_lock(&v->lock);
+    update_routes(v);
+    pthread_mutex_unlock(&v->lock);
 }
 
 static const struct pci_dev_ops pci_ops = { .config_written = config_written };
@@ -63,10 +113,15 @@ int virtio_pci_init(struct virtio_pci *v, const struct virtio_dev_ops *ops, void
     int r;
 
     memset(v, 0, sizeof(*v));
+    v->stop_fd = -1;
+    for (unsigned i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
+        v->queues[i].kick_fd = -1;
     if (ops->num_queues == 0 || ops->num_queues > VIRTIO_PCI_MAX_QUEUES || !ops->queue_max ||
         (ops->queue_max & (ops->queue_max - 1)) || ops->queue_max > VIRTQ_MAX_SIZE)
         return -EINVAL;
     pthread_mutex_init(&v->lock, NULL);
+    for (unsigned i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
+        pthread_mutex_init(&v->queues[i].busy, NULL);
     v->ops = ops;
     v->opaque = opaque;
     v->mem = mem;
@@ -108,8 +163,134 @@ int virtio_pci_init(struct virtio_pci *v, const struct virtio_dev_ops *ops, void
 
 void virtio_pci_destroy(struct virtio_pci *v)
 {
+    virtio_pci_stop_iothread(v);
     msix_destroy(&v->msix);
+    for (unsigned i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
+        pthread_mutex_destroy(&v->queues[i].busy);
     pthread_mutex_destroy(&v->lock);
+}
+
+/* The device works on one queue at a time per queue; a reset takes every
+ * queue first, so it waits for requests in flight and none starts under it. */
+static void queues_hold(struct virtio_pci *v, bool hold)
+{
+    for (unsigned i = 0; i < v->ops->num_queues; i++) {
+        if (hold)
+            pthread_mutex_lock(&v->queues[i].busy);
+        else
+            pthread_mutex_unlock(&v->queues[v->ops->num_queues - 1 - i].busy);
+    }
+}
+
+static void process(struct virtio_pci *v, unsigned q)
+{
+    pthread_mutex_lock(&v->queues[q].busy);
+    v->ops->queue_notify(v->opaque, q);
+    pthread_mutex_unlock(&v->queues[q].busy);
+}
+
+static void *iothread_main(void *opaque)
+{
+    struct virtio_pci *v = opaque;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = UINT32_MAX };
+
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, v->stop_fd, &ev) < 0) {
+        log_error("%s: cannot start its I/O thread: %s", v->pci.name, strerror(errno));
+        return NULL;
+    }
+    for (unsigned i = 0; i < v->ops->num_queues; i++) {
+        ev.data.u32 = i;
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, v->queues[i].kick_fd, &ev) < 0)
+            log_error("%s: queue %u cannot wait for notifications: %s", v->pci.name, i, strerror(errno));
+    }
+    for (;;) {
+        struct epoll_event evs[VIRTIO_PCI_MAX_QUEUES + 1];
+        int n = epoll_wait(ep, evs, VIRTIO_PCI_MAX_QUEUES + 1, -1);
+
+        for (int i = 0; i < n; i++) {
+            uint64_t count;
+            unsigned q = evs[i].data.u32;
+
+            if (q == UINT32_MAX) {
+                close(ep);
+                return NULL;
+            }
+            if (read(v->queues[q].kick_fd, &count, sizeof(count)) == sizeof(count))
+                process(v, q);
+        }
+        if (n < 0 && errno != EINTR) {
+            log_error("%s: its I/O thread stopped: %s", v->pci.name, strerror(errno));
+            close(ep);
+            return NULL;
+        }
+    }
+}
+
+int virtio_pci_start_iothread(struct virtio_pci *v, const struct notify_router *router)
+{
+    int r;
+
+    if (v->iothread_running)
+        return -EBUSY;
+    v->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (v->stop_fd < 0)
+        return -errno;
+    for (unsigned i = 0; i < v->ops->num_queues; i++) {
+        v->queues[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (v->queues[i].kick_fd < 0) {
+            r = -errno;
+            goto fail;
+        }
+    }
+    r = -pthread_create(&v->iothread, NULL, iothread_main, v);
+    if (r < 0)
+        goto fail;
+    pthread_mutex_lock(&v->lock);
+    v->iothread_running = true;
+    if (router)
+        v->router = *router;
+    update_routes(v);
+    pthread_mutex_unlock(&v->lock);
+    return 0;
+fail:
+    for (unsigned i = 0; i < v->ops->num_queues; i++) {
+        if (v->queues[i].kick_fd >= 0)
+            close(v->queues[i].kick_fd);
+        v->queues[i].kick_fd = -1;
+    }
+    close(v->stop_fd);
+    v->stop_fd = -1;
+    return r;
+}
+
+void virtio_pci_stop_iothread(struct virtio_pci *v)
+{
+    uint64_t one = 1;
+
+    if (!v->iothread_running)
+        return;
+    /* Notifications exit to the VMM again, and are handled there. */
+    pthread_mutex_lock(&v->lock);
+    v->iothread_running = false;
+    for (unsigned i = 0; i < v->ops->num_queues; i++) {
+        struct virtio_pci_queue *q = &v->queues[i];
+
+        if (q->routed_at)
+            v->router.del(v->router.opaque, q->routed_at, 2, q->kick_fd);
+        q->routed_at = 0;
+    }
+    v->router = (struct notify_router){ 0 };
+    pthread_mutex_unlock(&v->lock);
+    if (write(v->stop_fd, &one, sizeof(one)) != sizeof(one))
+        log_error("%s: cannot stop its I/O thread: %s", v->pci.name, strerror(errno));
+    pthread_join(v->iothread, NULL);
+    for (unsigned i = 0; i < v->ops->num_queues; i++) {
+        close(v->queues[i].kick_fd);
+        v->queues[i].kick_fd = -1;
+    }
+    close(v->stop_fd);
+    v->stop_fd = -1;
 }
 
 /* Called with the lock held. */
@@ -132,16 +313,19 @@ static void reset_locked(struct virtio_pci *v)
         q->enabled = false;
         q->desc = q->driver = q->device = 0;
     }
+    update_routes(v);
 }
 
 void virtio_pci_reset(struct virtio_pci *v)
 {
+    queues_hold(v, true);
     pthread_mutex_lock(&v->lock);
     reset_locked(v);
     pthread_mutex_unlock(&v->lock);
     msix_reset(&v->msix);
     if (v->ops->reset)
         v->ops->reset(v->opaque);
+    queues_hold(v, false);
 }
 
 static void interrupt(struct virtio_pci *v, uint16_t vector, uint8_t isr_bit)
@@ -186,6 +370,7 @@ int virtio_pci_pop(struct virtio_pci *v, unsigned q, struct virtq_req *req)
     if (r == -EIO) {
         pthread_mutex_lock(&v->lock);
         needs_reset(v, "the driver broke a virtqueue");
+        update_routes(v);
         pthread_mutex_unlock(&v->lock);
         virtio_pci_config_changed(v);
     }
@@ -344,7 +529,7 @@ static void bar4_read(void *opaque, uint64_t offset, uint8_t *data, unsigned siz
 static void bar4_write(void *opaque, uint64_t offset, const uint8_t *data, unsigned size)
 {
     struct virtio_pci *v = opaque;
-    bool changed = false, reset = false, notify = false;
+    bool changed = false, reset = offset == 0x14 && data[0] == 0, notify = false, kick = false;
     unsigned qn = 0;
 
     if (offset >= VIRTIO_PCI_DEVICE_OFF && offset < VIRTIO_PCI_DEVICE_OFF + DEVICE_LEN) {
@@ -352,16 +537,20 @@ static void bar4_write(void *opaque, uint64_t offset, const uint8_t *data, unsig
             v->ops->config_write(v->opaque, offset - VIRTIO_PCI_DEVICE_OFF, data, size);
         return;
     }
+    if (reset)
+        queues_hold(v, true);
     pthread_mutex_lock(&v->lock);
     if (offset < COMMON_LEN) {
         changed = common_write(v, offset, (uint32_t)bus_get(data, size));
-        reset = offset == 0x14 && data[0] == 0;
+        update_routes(v);
     } else if (offset >= VIRTIO_PCI_NOTIFY_OFF &&
                offset < VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * v->ops->num_queues) {
         qn = (unsigned)(offset - VIRTIO_PCI_NOTIFY_OFF) / VIRTIO_PCI_NOTIFY_MULT;
         if (!(v->status & VIRTIO_STATUS_DRIVER_OK) || !v->queues[qn].enabled)
             log_warn_rl(&v->rl, "%s: notification of queue %u before the driver is ready; ignored",
                         v->pci.name, qn);
+        else if (v->iothread_running)
+            kick = true;
         else
             notify = true;
     }
@@ -370,11 +559,19 @@ static void bar4_write(void *opaque, uint64_t offset, const uint8_t *data, unsig
         msix_reset(&v->msix);
         if (v->ops->reset)
             v->ops->reset(v->opaque);
+        queues_hold(v, false);
     }
     if (changed)
         virtio_pci_config_changed(v);
+    if (kick) {
+        uint64_t one = 1;
+
+        /* A full counter means a wakeup is pending anyway. */
+        if (write(v->queues[qn].kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+            log_warn_rl(&v->rl, "%s: cannot wake its I/O thread: %s", v->pci.name, strerror(errno));
+    }
     if (notify)
-        v->ops->queue_notify(v->opaque, qn);
+        process(v, qn);
 }
 
 const struct bus_ops virtio_pci_bar4_ops = { .read = bar4_read, .write = bar4_write };

@@ -59,6 +59,18 @@ struct virtio_pci_queue {
     uint16_t msix_vector;
     bool enabled;
     uint64_t desc, driver, device;
+    /* Held while the device works on the queue; a reset waits for it. */
+    pthread_mutex_t busy;
+    int kick_fd;                /* eventfd the I/O thread waits on, or -1 */
+    uint64_t routed_at;         /* notify address routed to kick_fd, or 0 */
+};
+
+/* Routes guest writes of len bytes at a guest-physical address straight to
+ * an eventfd, without a VM exit to the VMM (KVM ioeventfds). */
+struct notify_router {
+    int (*add)(void *opaque, uint64_t addr, unsigned len, int fd);
+    int (*del)(void *opaque, uint64_t addr, unsigned len, int fd);
+    void *opaque;
 };
 
 struct virtio_pci {
@@ -79,12 +91,25 @@ struct virtio_pci {
     uint8_t isr;
     struct virtio_pci_queue queues[VIRTIO_PCI_MAX_QUEUES];
     struct ratelimit rl;
+
+    /* I/O thread: without it, requests are handled on the notifying vCPU. */
+    bool iothread_running;
+    pthread_t iothread;
+    int stop_fd;
+    struct notify_router router;
+    bool route_failed;          /* logged once; notifications then exit to the VMM */
 };
 
 int virtio_pci_init(struct virtio_pci *v, const struct virtio_dev_ops *ops, void *opaque,
                     const struct gmem *mem, struct msi_sink msi, struct irq_line intx,
                     const char *name);
+/* Stops the I/O thread first, if there is one. */
 void virtio_pci_destroy(struct virtio_pci *v);
+/* Moves request handling to a thread of the device's own, woken through an
+ * eventfd per queue; with a router, the driver's notifications reach that
+ * eventfd without leaving the guest. 0 or -errno. */
+int virtio_pci_start_iothread(struct virtio_pci *v, const struct notify_router *router);
+void virtio_pci_stop_iothread(struct virtio_pci *v);
 void virtio_pci_reset(struct virtio_pci *v);
 
 /* For devices: the next request of queue q (1), none (0), or -EIO after the

@@ -156,6 +156,9 @@ int virtq_pop(struct virtq *q, struct virtq_req *req)
     if (q->event_idx) {
         /* avail_event: tell the driver which index to notify us at. */
         store16(q, q->used + 4 + 8ull * q->size, q->last_avail);
+        /* Ordered before the next read of the driver's index, or both
+         * sides could miss the other's update and a notification be lost. */
+        atomic_thread_fence(memory_order_seq_cst);
     }
     return 1;
 }
