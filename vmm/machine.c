@@ -330,6 +330,8 @@ static int add_disk(struct machine *m, unsigned idx, const char *spec, char *err
     g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
     const struct notify_router router = { notify_route_add, notify_route_del, m->vm };
     bool readonly = false;
+    unsigned nqueues;
+    struct msi_sink msi;
     int r;
 
     if (!parts[0] || !*parts[0]) {
@@ -345,8 +347,15 @@ static int add_disk(struct machine *m, unsigned idx, const char *spec, char *err
             return -EINVAL;
         }
     }
-    m->disks[idx] = virtio_blk_new(parts[0], readonly, m->cfg.ncpus < 4 ? m->cfg.ncpus : 4, m->vm->mem,
-                                   (struct msi_sink){ vm_signal_msi, m->vm }, (struct irq_line){ 0 },
+    nqueues = m->cfg.ncpus < VIRTIO_BLK_MAX_QUEUES ? m->cfg.ncpus : VIRTIO_BLK_MAX_QUEUES;
+    /* A vector per queue and one for configuration changes, as the device
+     * offers; without irqfds, KVM_SIGNAL_MSI from the I/O thread. */
+    m->disk_msi[idx] = vm_msi_group_new(m->vm, nqueues + 1);
+    if (!m->disk_msi[idx])
+        log_warn("--disk '%s': interrupts without irqfds (%s)", spec, strerror(errno));
+    msi = m->disk_msi[idx] ? (struct msi_sink){ vm_msi_group_signal, m->disk_msi[idx] }
+                           : (struct msi_sink){ vm_signal_msi, m->vm };
+    m->disks[idx] = virtio_blk_new(parts[0], readonly, nqueues, m->vm->mem, msi, (struct irq_line){ 0 },
                                    err, errlen);
     if (!m->disks[idx])
         return -EINVAL;
@@ -452,6 +461,8 @@ void machine_free(struct machine *m)
     for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
         if (m->disks[i])
             virtio_pci_stop_iothread(&m->disks[i]->vpci);
+    for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
+        vm_msi_group_free(m->disk_msi[i]);
     if (m->rtc_watch)
         g_source_remove(m->rtc_watch);
     chardev_free(m->com1_chr);

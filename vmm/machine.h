@@ -45,6 +45,7 @@ struct machine {
     struct fw_cfg fw_cfg;
     struct debug_exit debug_exit;
     struct virtio_blk *disks[MACHINE_MAX_DISKS];    /* owned */
+    struct vm_msi_group *disk_msi[MACHINE_MAX_DISKS]; /* owned: their interrupts */
     int debugcon_fd;
 
     uint8_t *bios;              /* owned mapping of the firmware image */

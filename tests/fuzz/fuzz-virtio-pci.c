@@ -31,7 +31,7 @@ static const struct virtio_dev_ops ops = {
     .config_read = dev_config_read, .queue_notify = dev_notify,
 };
 
-static int msi(void *opaque, uint64_t addr, uint32_t data)
+static int msi(void *opaque, unsigned vec, uint64_t addr, uint32_t data)
 {
     return 0;
 }

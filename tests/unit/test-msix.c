@@ -13,15 +13,17 @@ struct fixture {
     unsigned sent;
     uint64_t addr;
     uint32_t data;
+    unsigned vec;
 };
 
-static int record(void *opaque, uint64_t addr, uint32_t data)
+static int record(void *opaque, unsigned vec, uint64_t addr, uint32_t data)
 {
     struct fixture *f = opaque;
 
     f->sent++;
     f->addr = addr;
     f->data = data;
+    f->vec = vec;
     return 0;
 }
 
@@ -87,6 +89,7 @@ static void test_delivery(struct fixture *f, gconstpointer data)
     g_assert_cmpuint(f->sent, ==, 1);
     g_assert_cmphex(f->addr, ==, 0xfee00000);
     g_assert_cmphex(f->data, ==, 0x4041);
+    g_assert_cmpuint(f->vec, ==, 2);
     msix_notify(&f->m, NVEC);               /* out of range: ignored */
     msix_notify(&f->m, 0xffff);
     g_assert_cmpuint(f->sent, ==, 1);
@@ -104,6 +107,7 @@ static void test_vector_mask(struct fixture *f, gconstpointer data)
     msix_table_write(&f->m, 16 + 12, &unmask, 1);
     g_assert_cmpuint(f->sent, ==, 1);
     g_assert_cmphex(f->data, ==, 7);
+    g_assert_cmpuint(f->vec, ==, 1);
     g_assert_cmphex(pba(f), ==, 0);
 }
 

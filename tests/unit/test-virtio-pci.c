@@ -52,7 +52,7 @@ static const struct virtio_dev_ops ops = {
     .reset = dev_reset,
 };
 
-static int msi(void *opaque, uint64_t addr, uint32_t data)
+static int msi(void *opaque, unsigned vec, uint64_t addr, uint32_t data)
 {
     struct fixture *f = opaque;
 

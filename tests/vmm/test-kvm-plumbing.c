@@ -128,7 +128,7 @@ static void test_ioeventfd_irqfd(void)
 
     /* An MSI to LAPIC 0 reaches KVM (a masked LAPIC makes it a no-op, not
      * an error). */
-    g_assert_cmpint(vm_signal_msi(vm, 0xfee00000, 0x0031), >=, 0);
+    g_assert_cmpint(vm_signal_msi(vm, 0, 0xfee00000, 0x0031), >=, 0);
 
     g_assert_cmpint(vm_irqfd_del(vm, 5, evirq), ==, 0);
     g_assert_cmpint(vm_ioeventfd_del(vm, 0x500, 1, true, false, 0, ev500), ==, 0);
@@ -139,6 +139,66 @@ static void test_ioeventfd_irqfd(void)
     close(ev504);
     close(evmmio);
     close(evirq);
+}
+
+static bool lapic_irr(struct vm *vm, unsigned vector)
+{
+    struct kvm_lapic_state l;
+
+    g_assert_cmpint(ioctl(vm->vcpus[0]->fd, KVM_GET_LAPIC, &l), ==, 0);
+    return (((const uint32_t *)(const void *)&l.regs[0x200 + 0x10 * (vector / 32)])[0] >> (vector % 32)) & 1;
+}
+
+static void test_msi_irqfd(void)
+{
+    struct vm *vm = new_vm();
+    struct vm_msi_group *g, *h;
+    struct kvm_lapic_state l;
+    unsigned routes = 0;
+
+    g_assert_nonnull(vm);
+    /* A software-enabled LAPIC accepts fixed interrupts into its IRR. */
+    g_assert_cmpint(ioctl(vm->vcpus[0]->fd, KVM_GET_LAPIC, &l), ==, 0);
+    l.regs[0xf1] |= 1;                          /* SVR bit 8 */
+    g_assert_cmpint(ioctl(vm->vcpus[0]->fd, KVM_SET_LAPIC, &l), ==, 0);
+
+    g = vm_msi_group_new(vm, 3);
+    h = vm_msi_group_new(vm, 2);
+    g_assert_nonnull(g);
+    g_assert_nonnull(h);
+    for (unsigned i = 0; i < VM_MSI_ROUTES; i++)
+        routes += vm->msi_routes[i].used;
+    g_assert_cmpuint(routes, ==, 5);
+
+    /* Vector 1 of g to LAPIC 0, vector 0x31: the route is written on the
+     * first message and the irqfd raises it. */
+    g_assert_false(lapic_irr(vm, 0x31));
+    g_assert_cmpint(vm_msi_group_signal(g, 1, 0xfee00000, 0x31), ==, 0);
+    for (int i = 0; i < 100 && !lapic_irr(vm, 0x31); i++)
+        g_usleep(1000);
+    g_assert_true(lapic_irr(vm, 0x31));
+    /* The guest reprograms the vector: the route follows. */
+    g_assert_cmpint(vm_msi_group_signal(g, 1, 0xfee00000, 0x42), ==, 0);
+    for (int i = 0; i < 100 && !lapic_irr(vm, 0x42); i++)
+        g_usleep(1000);
+    g_assert_true(lapic_irr(vm, 0x42));
+    /* Another device's vector is routed on its own. */
+    g_assert_false(lapic_irr(vm, 0x53));
+    g_assert_cmpint(vm_msi_group_signal(h, 0, 0xfee00000, 0x53), ==, 0);
+    for (int i = 0; i < 100 && !lapic_irr(vm, 0x53); i++)
+        g_usleep(1000);
+    g_assert_true(lapic_irr(vm, 0x53));
+    /* A vector beyond the group still gets through, by KVM_SIGNAL_MSI. */
+    g_assert_cmpint(vm_msi_group_signal(h, 7, 0xfee00000, 0x64), ==, 0);
+    g_assert_true(lapic_irr(vm, 0x64));
+
+    vm_msi_group_free(g);
+    routes = 0;
+    for (unsigned i = 0; i < VM_MSI_ROUTES; i++)
+        routes += vm->msi_routes[i].used;
+    g_assert_cmpuint(routes, ==, 2);
+    vm_msi_group_free(h);
+    vm_free(vm);
 }
 
 static void test_two_vms(void)
@@ -168,6 +228,7 @@ int main(int argc, char **argv)
     }
     close(fd);
     g_test_add_func("/kvm/ioeventfd-irqfd", test_ioeventfd_irqfd);
+    g_test_add_func("/kvm/msi-irqfd", test_msi_irqfd);
     g_test_add_func("/kvm/two-vms", test_two_vms);
     return g_test_run();
 }

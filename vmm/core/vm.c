@@ -60,7 +60,7 @@ static struct kvm_cpuid2 *get_supported_cpuid(int kvm_fd)
  * source. KVM's default would put GSI 0 on pin 0. */
 static int set_gsi_routing(struct vm *vm)
 {
-    struct kvm_irq_routing *r = calloc(1, sizeof(*r) + 48 * sizeof(r->entries[0]));
+    struct kvm_irq_routing *r = calloc(1, sizeof(*r) + (48 + VM_MSI_ROUTES) * sizeof(r->entries[0]));
     unsigned n = 0;
     int ret = 0;
 
@@ -79,6 +79,17 @@ static int set_gsi_routing(struct vm *vm)
         r->entries[n++] = (struct kvm_irq_routing_entry){
             .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
             .u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi == 0 ? 2 : gsi },
+        };
+    }
+    for (unsigned i = 0; i < VM_MSI_ROUTES; i++) {
+        const struct vm_msi_route *m = &vm->msi_routes[i];
+
+        if (!m->used || !m->programmed)
+            continue;
+        r->entries[n++] = (struct kvm_irq_routing_entry){
+            .gsi = VM_MSI_GSI_BASE + i, .type = KVM_IRQ_ROUTING_MSI,
+            .u.msi = { .address_lo = (uint32_t)m->addr, .address_hi = (uint32_t)(m->addr >> 32),
+                       .data = m->data },
         };
     }
     r->nr = n;
@@ -120,6 +131,7 @@ struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen)
     vm->kvm_fd = vm->vm_fd = vm->wake_fd = -1;
     atomic_init(&vm->exit_status, -1);
     pthread_mutex_init(&vm->lock, NULL);
+    pthread_mutex_init(&vm->route_lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
     vm->rl_unhandled = (struct ratelimit)RATELIMIT_INIT;
     vm->rl_fault = (struct ratelimit)RATELIMIT_INIT;
@@ -297,7 +309,7 @@ int vm_irqfd_del(struct vm *vm, unsigned gsi, int fd)
     return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
 }
 
-int vm_signal_msi(void *opaque, uint64_t addr, uint32_t data)
+int vm_signal_msi(void *opaque, unsigned vec, uint64_t addr, uint32_t data)
 {
     struct vm *vm = opaque;
     struct kvm_msi msi = {
@@ -308,6 +320,100 @@ int vm_signal_msi(void *opaque, uint64_t addr, uint32_t data)
 
     /* 0 means the interrupt was blocked (e.g. a masked LAPIC), not failure. */
     return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
+}
+
+struct vm_msi_group {
+    struct vm *vm;
+    unsigned nvec;
+    struct {
+        int route;              /* index in vm->msi_routes */
+        int fd;                 /* irqfd */
+    } v[];
+};
+
+struct vm_msi_group *vm_msi_group_new(struct vm *vm, unsigned nvec)
+{
+    struct vm_msi_group *g = calloc(1, sizeof(*g) + nvec * sizeof(g->v[0]));
+    int err = 0;
+
+    if (!g)
+        return NULL;
+    g->vm = vm;
+    for (unsigned i = 0; i < nvec; i++)
+        g->v[i].route = g->v[i].fd = -1;
+    pthread_mutex_lock(&vm->route_lock);
+    for (unsigned i = 0, r = 0; i < nvec && !err; i++) {
+        while (r < VM_MSI_ROUTES && vm->msi_routes[r].used)
+            r++;
+        if (r == VM_MSI_ROUTES) {
+            err = ENOSPC;
+            break;
+        }
+        g->v[i].fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (g->v[i].fd < 0) {
+            err = errno;
+            break;
+        }
+        vm->msi_routes[r] = (struct vm_msi_route){ .used = true };
+        g->v[i].route = (int)r;
+        g->nvec = i + 1;
+        /* Until the first message the GSI has no route: nothing fires. */
+        err = -vm_irqfd_add(vm, VM_MSI_GSI_BASE + r, g->v[i].fd, -1);
+        if (err) {
+            g->nvec = i;
+            close(g->v[i].fd);
+            vm->msi_routes[r].used = false;
+        }
+    }
+    pthread_mutex_unlock(&vm->route_lock);
+    if (err) {
+        vm_msi_group_free(g);
+        errno = err;
+        return NULL;
+    }
+    return g;
+}
+
+int vm_msi_group_signal(void *opaque, unsigned vec, uint64_t addr, uint32_t data)
+{
+    struct vm_msi_group *g = opaque;
+    struct vm *vm = g->vm;
+    struct vm_msi_route *m;
+    uint64_t one = 1;
+
+    if (vec >= g->nvec)
+        return vm_signal_msi(vm, vec, addr, data);
+    m = &vm->msi_routes[g->v[vec].route];
+    if (!m->programmed || m->addr != addr || m->data != data) {
+        int r;
+
+        pthread_mutex_lock(&vm->route_lock);
+        m->addr = addr;
+        m->data = data;
+        m->programmed = true;
+        r = set_gsi_routing(vm);
+        pthread_mutex_unlock(&vm->route_lock);
+        if (r < 0) {
+            m->programmed = false;
+            log_warn_rl(&vm->rl_fault, "cannot route an MSI to an irqfd: %s", strerror(-r));
+            return vm_signal_msi(vm, vec, addr, data);
+        }
+    }
+    return write(g->v[vec].fd, &one, sizeof(one)) == sizeof(one) || errno == EAGAIN ? 0 : -errno;
+}
+
+void vm_msi_group_free(struct vm_msi_group *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->vm->route_lock);
+    for (unsigned i = 0; i < g->nvec; i++) {
+        vm_irqfd_del(g->vm, VM_MSI_GSI_BASE + (unsigned)g->v[i].route, g->v[i].fd);
+        close(g->v[i].fd);
+        g->vm->msi_routes[g->v[i].route] = (struct vm_msi_route){ 0 };
+    }
+    pthread_mutex_unlock(&g->vm->route_lock);
+    free(g);
 }
 
 static void gsi_set(void *opaque, unsigned gsi, int level)

@@ -42,6 +42,9 @@ struct vm_config {
     unsigned ncpus;
 };
 
+#define VM_MSI_GSI_BASE 24
+#define VM_MSI_ROUTES 256
+
 struct vm {
     int kvm_fd;                 /* owned */
     int vm_fd;                  /* owned */
@@ -78,6 +81,14 @@ struct vm {
 
     struct vm_chip_state *reset_chips;  /* owned */
 
+    /* GSIs from VM_MSI_GSI_BASE on carry MSI routes for irqfds. */
+    pthread_mutex_t route_lock;
+    struct vm_msi_route {
+        bool used, programmed;
+        uint64_t addr;
+        uint32_t data;
+    } msi_routes[VM_MSI_ROUTES];
+
     struct ratelimit rl_unhandled;
     struct ratelimit rl_fault;
 };
@@ -98,8 +109,18 @@ int vm_ioeventfd_del(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool 
  * triggered and resample_fd is signalled when the guest EOIs it. */
 int vm_irqfd_add(struct vm *vm, unsigned gsi, int fd, int resample_fd);
 int vm_irqfd_del(struct vm *vm, unsigned gsi, int fd);
-/* Injects one MSI; an msi_sink's signal for PCI devices. */
-int vm_signal_msi(void *vm, uint64_t addr, uint32_t data);
+/* Injects one MSI; an msi_sink's signal for PCI devices (vec unused). */
+int vm_signal_msi(void *vm, unsigned vec, uint64_t addr, uint32_t data);
+
+/* MSI vectors of one device delivered through irqfds: each vector has a GSI
+ * routed to its last address and data, so a device thread raises it with a
+ * write to an eventfd; the route is rewritten only when the guest reprograms
+ * the vector. NULL (errno set) when KVM refuses; vm_signal_msi still works. */
+struct vm_msi_group;
+struct vm_msi_group *vm_msi_group_new(struct vm *vm, unsigned nvec);
+/* An msi_sink's signal: opaque is the group. */
+int vm_msi_group_signal(void *group, unsigned vec, uint64_t addr, uint32_t data);
+void vm_msi_group_free(struct vm_msi_group *g);
 /* An irq_line that drives a GSI of this VM's in-kernel irqchip. */
 struct irq_line vm_gsi(struct vm *vm, unsigned gsi);
 

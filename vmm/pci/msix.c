@@ -80,7 +80,7 @@ static void deliver(struct msix *m, unsigned vec)
     uint64_t addr = pci_get32(e) | (uint64_t)pci_get32(e + 4) << 32;
 
     if (m->sink.signal)
-        m->sink.signal(m->sink.opaque, addr, pci_get32(e + 8));
+        m->sink.signal(m->sink.opaque, vec, addr, pci_get32(e + 8));
 }
 
 static void deliver_pending(struct msix *m)

@@ -11,9 +11,10 @@
 #define MSIX_MAX_VECTORS 2048
 #define MSIX_CAP_LEN 12
 
-/* Where a message goes: the VM (KVM_SIGNAL_MSI) or a test recorder. */
+/* Where a message goes: the VM (through an irqfd per vector, or
+ * KVM_SIGNAL_MSI) or a test recorder. vec is the table entry it came from. */
 struct msi_sink {
-    int (*signal)(void *opaque, uint64_t addr, uint32_t data);
+    int (*signal)(void *opaque, unsigned vec, uint64_t addr, uint32_t data);
     void *opaque;
 };
 
