@@ -325,6 +325,13 @@ static int notify_route_del(void *vm, uint64_t addr, unsigned len, int fd)
     return vm_ioeventfd_del(vm, addr, len, false, false, 0, fd);
 }
 
+/* INTx pin (0 = INTA) of a slot reaches this IOAPIC input, as the DSDT's
+ * _PRT tells the OS. */
+static unsigned pci_intx_gsi(unsigned slot, unsigned pin)
+{
+    return 16 + ((slot + pin) & 7);
+}
+
 static int add_disk(struct machine *m, unsigned idx, const char *spec, char *err, size_t errlen)
 {
     g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
@@ -355,8 +362,8 @@ static int add_disk(struct machine *m, unsigned idx, const char *spec, char *err
         log_warn("--disk '%s': interrupts without irqfds (%s)", spec, strerror(errno));
     msi = m->disk_msi[idx] ? (struct msi_sink){ vm_msi_group_signal, m->disk_msi[idx] }
                            : (struct msi_sink){ vm_signal_msi, m->vm };
-    m->disks[idx] = virtio_blk_new(parts[0], readonly, nqueues, m->vm->mem, msi, (struct irq_line){ 0 },
-                                   err, errlen);
+    m->disks[idx] = virtio_blk_new(parts[0], readonly, nqueues, m->vm->mem, msi,
+                                   vm_gsi(m->vm, pci_intx_gsi(3 + idx, 0)), err, errlen);
     if (!m->disks[idx])
         return -EINVAL;
     /* Slots from 3 on, after the host bridge and where firmware looks. */

@@ -33,6 +33,44 @@ DefinitionBlock ("dsdt.aml", "DSDT", 2, "NOOK  ", "NOOKPC  ", 0x00000001)
                     0x00000000, 0xC0000000, 0xFEBFFFFF, 0x00000000, 0x3EC00000)
             })
 
+            /* PCI interrupts in APIC mode: INTx pin P of slot S is IOAPIC
+             * GSI 16 + ((S + P) mod 8), level-triggered, active-low
+             * (vmm/machine.c, pci_intx_gsi). Slot 0 is the host bridge. */
+            Name (_PRT, Package ()
+            {
+                Package () { 0x0001FFFF, 0, Zero, 17 }, Package () { 0x0001FFFF, 1, Zero, 18 }, Package () { 0x0001FFFF, 2, Zero, 19 }, Package () { 0x0001FFFF, 3, Zero, 20 },
+                Package () { 0x0002FFFF, 0, Zero, 18 }, Package () { 0x0002FFFF, 1, Zero, 19 }, Package () { 0x0002FFFF, 2, Zero, 20 }, Package () { 0x0002FFFF, 3, Zero, 21 },
+                Package () { 0x0003FFFF, 0, Zero, 19 }, Package () { 0x0003FFFF, 1, Zero, 20 }, Package () { 0x0003FFFF, 2, Zero, 21 }, Package () { 0x0003FFFF, 3, Zero, 22 },
+                Package () { 0x0004FFFF, 0, Zero, 20 }, Package () { 0x0004FFFF, 1, Zero, 21 }, Package () { 0x0004FFFF, 2, Zero, 22 }, Package () { 0x0004FFFF, 3, Zero, 23 },
+                Package () { 0x0005FFFF, 0, Zero, 21 }, Package () { 0x0005FFFF, 1, Zero, 22 }, Package () { 0x0005FFFF, 2, Zero, 23 }, Package () { 0x0005FFFF, 3, Zero, 16 },
+                Package () { 0x0006FFFF, 0, Zero, 22 }, Package () { 0x0006FFFF, 1, Zero, 23 }, Package () { 0x0006FFFF, 2, Zero, 16 }, Package () { 0x0006FFFF, 3, Zero, 17 },
+                Package () { 0x0007FFFF, 0, Zero, 23 }, Package () { 0x0007FFFF, 1, Zero, 16 }, Package () { 0x0007FFFF, 2, Zero, 17 }, Package () { 0x0007FFFF, 3, Zero, 18 },
+                Package () { 0x0008FFFF, 0, Zero, 16 }, Package () { 0x0008FFFF, 1, Zero, 17 }, Package () { 0x0008FFFF, 2, Zero, 18 }, Package () { 0x0008FFFF, 3, Zero, 19 },
+                Package () { 0x0009FFFF, 0, Zero, 17 }, Package () { 0x0009FFFF, 1, Zero, 18 }, Package () { 0x0009FFFF, 2, Zero, 19 }, Package () { 0x0009FFFF, 3, Zero, 20 },
+                Package () { 0x000AFFFF, 0, Zero, 18 }, Package () { 0x000AFFFF, 1, Zero, 19 }, Package () { 0x000AFFFF, 2, Zero, 20 }, Package () { 0x000AFFFF, 3, Zero, 21 },
+                Package () { 0x000BFFFF, 0, Zero, 19 }, Package () { 0x000BFFFF, 1, Zero, 20 }, Package () { 0x000BFFFF, 2, Zero, 21 }, Package () { 0x000BFFFF, 3, Zero, 22 },
+                Package () { 0x000CFFFF, 0, Zero, 20 }, Package () { 0x000CFFFF, 1, Zero, 21 }, Package () { 0x000CFFFF, 2, Zero, 22 }, Package () { 0x000CFFFF, 3, Zero, 23 },
+                Package () { 0x000DFFFF, 0, Zero, 21 }, Package () { 0x000DFFFF, 1, Zero, 22 }, Package () { 0x000DFFFF, 2, Zero, 23 }, Package () { 0x000DFFFF, 3, Zero, 16 },
+                Package () { 0x000EFFFF, 0, Zero, 22 }, Package () { 0x000EFFFF, 1, Zero, 23 }, Package () { 0x000EFFFF, 2, Zero, 16 }, Package () { 0x000EFFFF, 3, Zero, 17 },
+                Package () { 0x000FFFFF, 0, Zero, 23 }, Package () { 0x000FFFFF, 1, Zero, 16 }, Package () { 0x000FFFFF, 2, Zero, 17 }, Package () { 0x000FFFFF, 3, Zero, 18 },
+                Package () { 0x0010FFFF, 0, Zero, 16 }, Package () { 0x0010FFFF, 1, Zero, 17 }, Package () { 0x0010FFFF, 2, Zero, 18 }, Package () { 0x0010FFFF, 3, Zero, 19 },
+                Package () { 0x0011FFFF, 0, Zero, 17 }, Package () { 0x0011FFFF, 1, Zero, 18 }, Package () { 0x0011FFFF, 2, Zero, 19 }, Package () { 0x0011FFFF, 3, Zero, 20 },
+                Package () { 0x0012FFFF, 0, Zero, 18 }, Package () { 0x0012FFFF, 1, Zero, 19 }, Package () { 0x0012FFFF, 2, Zero, 20 }, Package () { 0x0012FFFF, 3, Zero, 21 },
+                Package () { 0x0013FFFF, 0, Zero, 19 }, Package () { 0x0013FFFF, 1, Zero, 20 }, Package () { 0x0013FFFF, 2, Zero, 21 }, Package () { 0x0013FFFF, 3, Zero, 22 },
+                Package () { 0x0014FFFF, 0, Zero, 20 }, Package () { 0x0014FFFF, 1, Zero, 21 }, Package () { 0x0014FFFF, 2, Zero, 22 }, Package () { 0x0014FFFF, 3, Zero, 23 },
+                Package () { 0x0015FFFF, 0, Zero, 21 }, Package () { 0x0015FFFF, 1, Zero, 22 }, Package () { 0x0015FFFF, 2, Zero, 23 }, Package () { 0x0015FFFF, 3, Zero, 16 },
+                Package () { 0x0016FFFF, 0, Zero, 22 }, Package () { 0x0016FFFF, 1, Zero, 23 }, Package () { 0x0016FFFF, 2, Zero, 16 }, Package () { 0x0016FFFF, 3, Zero, 17 },
+                Package () { 0x0017FFFF, 0, Zero, 23 }, Package () { 0x0017FFFF, 1, Zero, 16 }, Package () { 0x0017FFFF, 2, Zero, 17 }, Package () { 0x0017FFFF, 3, Zero, 18 },
+                Package () { 0x0018FFFF, 0, Zero, 16 }, Package () { 0x0018FFFF, 1, Zero, 17 }, Package () { 0x0018FFFF, 2, Zero, 18 }, Package () { 0x0018FFFF, 3, Zero, 19 },
+                Package () { 0x0019FFFF, 0, Zero, 17 }, Package () { 0x0019FFFF, 1, Zero, 18 }, Package () { 0x0019FFFF, 2, Zero, 19 }, Package () { 0x0019FFFF, 3, Zero, 20 },
+                Package () { 0x001AFFFF, 0, Zero, 18 }, Package () { 0x001AFFFF, 1, Zero, 19 }, Package () { 0x001AFFFF, 2, Zero, 20 }, Package () { 0x001AFFFF, 3, Zero, 21 },
+                Package () { 0x001BFFFF, 0, Zero, 19 }, Package () { 0x001BFFFF, 1, Zero, 20 }, Package () { 0x001BFFFF, 2, Zero, 21 }, Package () { 0x001BFFFF, 3, Zero, 22 },
+                Package () { 0x001CFFFF, 0, Zero, 20 }, Package () { 0x001CFFFF, 1, Zero, 21 }, Package () { 0x001CFFFF, 2, Zero, 22 }, Package () { 0x001CFFFF, 3, Zero, 23 },
+                Package () { 0x001DFFFF, 0, Zero, 21 }, Package () { 0x001DFFFF, 1, Zero, 22 }, Package () { 0x001DFFFF, 2, Zero, 23 }, Package () { 0x001DFFFF, 3, Zero, 16 },
+                Package () { 0x001EFFFF, 0, Zero, 22 }, Package () { 0x001EFFFF, 1, Zero, 23 }, Package () { 0x001EFFFF, 2, Zero, 16 }, Package () { 0x001EFFFF, 3, Zero, 17 },
+                Package () { 0x001FFFFF, 0, Zero, 23 }, Package () { 0x001FFFFF, 1, Zero, 16 }, Package () { 0x001FFFFF, 2, Zero, 17 }, Package () { 0x001FFFFF, 3, Zero, 18 },
+            })
+
             /* Ask the OS to leave nothing to firmware: no SMM here. */
             Method (_OSC, 4, NotSerialized)
             {

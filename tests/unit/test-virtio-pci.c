@@ -20,6 +20,8 @@ struct fixture {
     struct virtq_req *req;
     unsigned notifies, resets, msis;     /* notifies: atomic, the I/O thread counts too */
     uint32_t last_msi_data;
+    int intx;                           /* level of the INTx line */
+    unsigned intx_gsi;
 };
 
 static void dev_notify(void *opaque, unsigned q)
@@ -61,6 +63,14 @@ static int msi(void *opaque, unsigned vec, uint64_t addr, uint32_t data)
     return 0;
 }
 
+static void intx_set(void *opaque, unsigned gsi, int level)
+{
+    struct fixture *f = opaque;
+
+    f->intx = level;
+    f->intx_gsi = gsi;
+}
+
 static uint64_t rd(struct fixture *f, uint64_t off, unsigned size)
 {
     return dev_read(&virtio_pci_bar4_ops, &f->v, off, size);
@@ -78,7 +88,7 @@ static void setup(struct fixture *f, gconstpointer data)
     f->mem = gmem_new_from_buffer(f->ram, RAM_SIZE, 0);
     f->req = g_new0(struct virtq_req, 1);
     g_assert_cmpint(virtio_pci_init(&f->v, &ops, f, f->mem, (struct msi_sink){ msi, f },
-                                    (struct irq_line){ 0 }, "virtio-test"), ==, 0);
+                                    (struct irq_line){ intx_set, f, 19 }, "virtio-test"), ==, 0);
 }
 
 static void teardown(struct fixture *f, gconstpointer data)
@@ -238,6 +248,42 @@ static void test_bad_queue(struct fixture *f, gconstpointer data)
     g_assert_cmphex(rd(f, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET, ==, VIRTIO_STATUS_NEEDS_RESET);
 }
 
+static void set_command(struct fixture *f, uint16_t cmd)
+{
+    pci_set16(&f->v.pci.cfg[PCI_COMMAND], cmd);
+    f->v.pci.ops->config_written(&f->v.pci, PCI_COMMAND, 2);
+}
+
+static void test_intx(struct fixture *f, gconstpointer data)
+{
+    negotiate(f);
+    setup_queue(f, VIRTIO_MSI_NO_VECTOR);
+    wr(f, 0x14, 1, rd(f, 0x14, 1) | VIRTIO_STATUS_DRIVER_OK);
+    /* MSI-X off: a used buffer raises INTA, level-triggered, until the
+     * driver reads ISR. */
+    offer_one(f);
+    wr(f, VIRTIO_PCI_NOTIFY_OFF, 2, 0);
+    g_assert_cmpint(f->intx, ==, 1);
+    g_assert_cmpuint(f->intx_gsi, ==, 19);
+    g_assert_cmphex(f->v.pci.cfg[PCI_STATUS] & 0x08, ==, 0x08);
+    /* The OS masks INTx in COMMAND: the line drops, the status stays. */
+    set_command(f, 0x0406);
+    g_assert_cmpint(f->intx, ==, 0);
+    g_assert_cmphex(f->v.pci.cfg[PCI_STATUS] & 0x08, ==, 0x08);
+    set_command(f, 0x0006);
+    g_assert_cmpint(f->intx, ==, 1);
+    g_assert_cmphex(rd(f, VIRTIO_PCI_ISR_OFF, 1), ==, 1);
+    g_assert_cmpint(f->intx, ==, 0);
+    g_assert_cmphex(f->v.pci.cfg[PCI_STATUS] & 0x08, ==, 0);
+    /* A reset lowers it too. */
+    offer_one(f);
+    wr(f, VIRTIO_PCI_NOTIFY_OFF, 2, 0);
+    g_assert_cmpint(f->intx, ==, 1);
+    wr(f, 0x14, 1, 0);
+    g_assert_cmpint(f->intx, ==, 0);
+    g_assert_cmpuint(f->msis, ==, 0);
+}
+
 /* A stand-in for KVM's ioeventfds: what is routed where. */
 struct routes {
     uint64_t addr[8];
@@ -368,6 +414,7 @@ int main(int argc, char **argv)
     ADD("request-with-msix", test_request_with_msix);
     ADD("broken-ring", test_broken_ring);
     ADD("bad-queue", test_bad_queue);
+    ADD("intx", test_intx);
     ADD("iothread", test_iothread);
 #undef ADD
     return g_test_run();

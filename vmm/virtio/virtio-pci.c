@@ -49,6 +49,16 @@ static void add_cap(struct pci_dev *d, uint8_t at, uint8_t next, uint8_t len, ui
     pci_set32(&d->cfg[at + 12], length);
 }
 
+/* Called with the lock held: INTx follows ISR, unless the OS disabled it in
+ * COMMAND; the PCI status register shows it either way. */
+static void intx_update(struct virtio_pci *v)
+{
+    bool pending = v->isr != 0, disabled = v->pci.cfg[PCI_COMMAND + 1] & 0x04;
+
+    v->pci.cfg[PCI_STATUS] = (uint8_t)((v->pci.cfg[PCI_STATUS] & ~0x08) | (pending ? 0x08 : 0));
+    irq_set(&v->intx, pending && !disabled);
+}
+
 /* Where the driver's notification for queue q lands while BAR 4 is mapped. */
 static uint64_t notify_addr(const struct virtio_pci *v, unsigned q)
 {
@@ -98,6 +108,8 @@ static void config_written(struct pci_dev *dev, unsigned off, unsigned size)
 
     msix_config_written(&v->msix, off, size);
     pthread_mutex_lock(&v->lock);
+    if (off <= PCI_COMMAND + 1 && off + size > PCI_COMMAND + 1)
+        intx_update(v);
     update_routes(v);
     pthread_mutex_unlock(&v->lock);
 }
@@ -302,7 +314,8 @@ static void reset_locked(struct virtio_pci *v)
     v->status = 0;
     v->queue_select = 0;
     v->isr = 0;
-    irq_set(&v->intx, 0);
+    v->warned_early = false;
+    intx_update(v);
     for (unsigned i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++) {
         struct virtio_pci_queue *q = &v->queues[i];
 
@@ -336,7 +349,7 @@ static void interrupt(struct virtio_pci *v, uint16_t vector, uint8_t isr_bit)
     }
     pthread_mutex_lock(&v->lock);
     v->isr |= isr_bit;
-    irq_set(&v->intx, 1);
+    intx_update(v);
     pthread_mutex_unlock(&v->lock);
 }
 
@@ -519,7 +532,7 @@ static void bar4_read(void *opaque, uint64_t offset, uint8_t *data, unsigned siz
         /* Reading ISR acknowledges the interrupt. */
         bus_put(data, size, v->isr);
         v->isr = 0;
-        irq_set(&v->intx, 0);
+        intx_update(v);
     } else {
         memset(data, 0, size);
     }
@@ -546,10 +559,13 @@ static void bar4_write(void *opaque, uint64_t offset, const uint8_t *data, unsig
     } else if (offset >= VIRTIO_PCI_NOTIFY_OFF &&
                offset < VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * v->ops->num_queues) {
         qn = (unsigned)(offset - VIRTIO_PCI_NOTIFY_OFF) / VIRTIO_PCI_NOTIFY_MULT;
-        if (!(v->status & VIRTIO_STATUS_DRIVER_OK) || !v->queues[qn].enabled)
-            log_warn_rl(&v->rl, "%s: notification of queue %u before the driver is ready; ignored",
-                        v->pci.name, qn);
-        else if (v->iothread_running)
+        if (!(v->status & VIRTIO_STATUS_DRIVER_OK) || !v->queues[qn].enabled) {
+            /* Once per driver: a driver that does it does it a lot. */
+            if (!v->warned_early)
+                log_warn_rl(&v->rl, "%s: notification of queue %u before the driver is ready; ignored",
+                            v->pci.name, qn);
+            v->warned_early = true;
+        } else if (v->iothread_running)
             kick = true;
         else
             notify = true;

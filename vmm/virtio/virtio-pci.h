@@ -91,6 +91,7 @@ struct virtio_pci {
     uint8_t isr;
     struct virtio_pci_queue queues[VIRTIO_PCI_MAX_QUEUES];
     struct ratelimit rl;
+    bool warned_early;          /* an early notification was logged since the last reset */
 
     /* I/O thread: without it, requests are handled on the notifying vCPU. */
     bool iothread_running;
