@@ -305,6 +305,21 @@ static void test_bars(struct fixture *f, gconstpointer data)
     g_assert_true(bus_read(pio, 0xc000, buf, 4));
     cfg_write(f, 0, 3, 0, PCI_COMMAND, 2, 0);
     g_assert_false(bus_read(pio, 0xc000, buf, 4));
+
+    /* A machine reset puts COMMAND and the BARs back to power-on values:
+     * nothing decodes until firmware or the OS programs them again. */
+    cfg_write(f, 0, 3, 0, 0x3c, 1, 11);
+    cfg_write(f, 0, 3, 0, PCI_COMMAND, 2, PCI_COMMAND_MEM | PCI_COMMAND_IO);
+    g_assert_true(bus_read(f->mmio, 0xc0000000ull, buf, 4));
+    pci_host_reset(&f->host);
+    g_assert_false(bus_read(f->mmio, 0xc0000000ull, buf, 4));
+    g_assert_false(bus_read(pio, 0xc000, buf, 4));
+    g_assert_false(bus_read(f->mmio, 0xc0001000ull, buf, 4));
+    g_assert_cmphex(cfg_read(f, 0, 3, 0, PCI_COMMAND, 2), ==, 0);
+    g_assert_cmphex(cfg_read(f, 0, 3, 0, 0x10, 4), ==, 0x4);       /* type bits stay */
+    g_assert_cmphex(cfg_read(f, 0, 3, 0, 0x18, 4), ==, 0x1);
+    g_assert_cmphex(cfg_read(f, 0, 3, 0, 0x3c, 1), ==, 0);
+    g_assert_cmphex(cfg_read(f, 0, 3, 0, PCI_VENDOR_ID, 2), !=, 0);
     bus_free(pio);
 }
 

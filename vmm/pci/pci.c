@@ -89,12 +89,28 @@ void pci_host_destroy(struct pci_host *h)
     pthread_mutex_destroy(&h->lock);
 }
 
+static void bars_update(struct pci_dev *d);
+
 void pci_host_reset(struct pci_host *h)
 {
     pthread_mutex_lock(&h->lock);
     h->cf8 = 0;
     bridge_setup(h);
     ecam_update(h);
+    /* Every bit software can write powers up as 0: COMMAND (so nothing
+     * decodes), BAR addresses, the interrupt line, capability controls. The
+     * device hears about it as about any write to COMMAND. */
+    for (unsigned s = 1; s < PCI_SLOTS; s++) {
+        struct pci_dev *d = h->devs[s];
+
+        if (!d)
+            continue;
+        for (unsigned i = 0; i < PCI_CFG_SIZE; i++)
+            d->cfg[i] &= (uint8_t)~d->wmask[i];
+        bars_update(d);
+        if (d->ops && d->ops->config_written)
+            d->ops->config_written(d, PCI_COMMAND, 2);
+    }
     pthread_mutex_unlock(&h->lock);
 }
 
