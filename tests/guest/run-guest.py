@@ -8,8 +8,10 @@ import difflib
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -20,6 +22,9 @@ RTC_TOLERANCE_S = 5
 # With --stdin the runner waits for this line before writing: bytes that reach
 # the UART before the guest has set it up are lost when it enables the FIFO.
 READY_LINE = "ready for input"
+SECTOR = 512
+# nook-vmm puts its first --disk in slot 3; QEMU's device goes there too.
+QEMU_DISK_ADDR = 3
 
 
 class Run:
@@ -35,7 +40,29 @@ class Run:
         self.errors = []
 
 
-def qemu_command(args, image):
+def disk_pattern(size):
+    """The test disk's contents: 32-bit little-endian words reading
+    (sector << 16) | index of the word within its 512-byte sector."""
+    words = SECTOR // 4
+    return b"".join(struct.pack(f"<{words}I", *((s << 16 | w) & 0xffffffff for w in range(words)))
+                    for s in range(size // SECTOR))
+
+
+def make_disk(tmpdir, name, size):
+    path = os.path.join(tmpdir, name)
+    with open(path, "wb") as f:
+        f.write(disk_pattern(size))
+    return path
+
+
+def check_disk(run, path, size):
+    """Guests only read the test disk: a changed image means a VMM wrote it."""
+    with open(path, "rb") as f:
+        if f.read() != disk_pattern(size):
+            run.errors.append("the disk image changed, though the guest only reads it")
+
+
+def qemu_command(args, image, disk=None):
     cmd = [
         args.qemu, "-accel", args.qemu_accel, "-M", "q35",
         "-nodefaults", "-no-user-config", "-display", "none",
@@ -48,10 +75,13 @@ def qemu_command(args, image):
         cmd += ["-append", args.append]
     if args.no_reboot:
         cmd.append("-no-reboot")
+    if disk:
+        cmd += ["-drive", f"file={disk},format=raw,if=none,id=disk0",
+                "-device", f"virtio-blk-pci,drive=disk0,disable-legacy=on,addr={QEMU_DISK_ADDR}"]
     return cmd + args.qemu_arg
 
 
-def vmm_command(args, image):
+def vmm_command(args, image, disk=None):
     cmd = [
         args.vmm, "--kernel", image, "--memory", str(args.memory),
         "--cpus", str(args.cpus), "--serial", "stdio", "--display", "none",
@@ -60,6 +90,8 @@ def vmm_command(args, image):
         cmd += ["--append", args.append]
     if args.no_reboot:
         cmd.append("--no-reboot")
+    if disk:
+        cmd += ["--disk", disk]
     return cmd + args.vmm_arg
 
 
@@ -164,6 +196,15 @@ def check(run, args):
         for pattern in args.vmm_stderr_match:
             if not any(re.search(pattern, line) for line in stderr_lines):
                 run.errors.append(f"no stderr line matches '{pattern}'")
+        for pattern, want in args.vmm_stderr_count:
+            n = sum(1 for line in stderr_lines if re.search(pattern, line))
+            if n < int(want):
+                run.errors.append(f"{n} stderr lines match '{pattern}', at least {want} expected")
+        for pattern in args.vmm_stderr_every:
+            for line in stderr_lines:
+                if not re.search(pattern, line):
+                    run.errors.append(f"stderr line does not match '{pattern}': {line}")
+                    break
 
 
 def report(run):
@@ -223,6 +264,16 @@ def main():
                    help="nook-vmm may print at most N lines on stderr")
     p.add_argument("--vmm-stderr-match", action="append", default=[], metavar="REGEX",
                    help="nook-vmm's stderr must have a line matching REGEX (repeatable)")
+    p.add_argument("--vmm-stderr-count", action="append", default=[], nargs=2,
+                   metavar=("REGEX", "N"),
+                   help="nook-vmm's stderr must have at least N lines matching REGEX "
+                        "(repeatable)")
+    p.add_argument("--vmm-stderr-every", action="append", default=[], metavar="REGEX",
+                   help="every line of nook-vmm's stderr must match REGEX (repeatable)")
+    p.add_argument("--disk-image", type=int, metavar="KIB",
+                   help="give each VMM a virtio-blk disk of KIB KiB, a fresh raw image in a "
+                        "temporary directory whose 32-bit words read (sector << 16) | word "
+                        "index; it must be unchanged after the run")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per VMM run")
     p.add_argument("image")
     args = p.parse_args()
@@ -248,13 +299,25 @@ def main():
         print("SKIP: neither nook-vmm nor QEMU to run")
         return SKIP
 
+    disk_size = args.disk_image * 1024 if args.disk_image else 0
+    if disk_size % SECTOR:
+        print(f"--disk-image {args.disk_image}: not a whole number of sectors")
+        return 1
+
     runs = []
-    if args.vmm:
-        runs.append(execute("nook-vmm", True, vmm_command(args, args.image), args.timeout,
-                            args.stdin))
-    if args.qemu:
-        runs.append(execute("qemu", False, qemu_command(args, args.image), args.timeout,
-                            args.stdin))
+    with tempfile.TemporaryDirectory(prefix="nook-guest-") as tmpdir:
+        # Each VMM gets its own copy: one cannot change what the other reads.
+        for name, is_vmm, make_cmd, enabled in (
+                ("nook-vmm", True, vmm_command, args.vmm),
+                ("qemu", False, qemu_command, args.qemu)):
+            if not enabled:
+                continue
+            disk = make_disk(tmpdir, f"{name}.img", disk_size) if disk_size else None
+            run = execute(name, is_vmm, make_cmd(args, args.image, disk), args.timeout,
+                          args.stdin)
+            if disk:
+                check_disk(run, disk, disk_size)
+            runs.append(run)
 
     ok = True
     for run in runs:

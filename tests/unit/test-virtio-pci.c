@@ -213,6 +213,14 @@ static void test_request_with_msix(struct fixture *f, gconstpointer data)
     /* A queue number beyond the device's is nothing. */
     wr(f, 0x16, 2, 7);
     g_assert_cmpuint(rd(f, 0x18, 2), ==, 0);
+    /* A device reset is not a PCI reset: MSI-X stays on, the vector stays. */
+    wr(f, 0x14, 1, 0);
+    g_assert_cmphex(f->v.pci.cfg[0x43] & 0x80, ==, 0x80);
+    g_assert_cmphex(dev_read(&virtio_pci_msix_bar_ops, &f->v, 24, 4), ==, 0x4055);
+    /* The machine's reset clears both. */
+    virtio_pci_reset(&f->v);
+    g_assert_cmphex(f->v.pci.cfg[0x43] & 0x80, ==, 0);
+    g_assert_cmphex(dev_read(&virtio_pci_msix_bar_ops, &f->v, 24, 4), ==, 0);
 }
 
 static void test_broken_ring(struct fixture *f, gconstpointer data)

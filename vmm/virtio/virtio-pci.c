@@ -572,7 +572,9 @@ static void bar4_write(void *opaque, uint64_t offset, const uint8_t *data, unsig
     }
     pthread_mutex_unlock(&v->lock);
     if (reset) {
-        msix_reset(&v->msix);
+        /* A device reset leaves PCI state alone: MSI-X enable, mask and
+         * vectors belong to configuration space and the table, which only a
+         * PCI reset clears (virtio_pci_reset). */
         if (v->ops->reset)
             v->ops->reset(v->opaque);
         queues_hold(v, false);
