@@ -1,6 +1,11 @@
-/* Serial backends on the GLib main loop. Output is written on the vCPU thread
- * that transmits; input is read on the main thread and fed to the UART only
- * as fast as the guest drains its FIFO, so nothing typed is lost. */
+/* Serial backends on the GLib main loop. Output is gathered into lines: the
+ * vCPU thread that transmits writes a line when it ends (or the buffer
+ * fills), and the main loop writes what is left of a line a few
+ * milliseconds later, so that a prompt or an echoed key still shows at once.
+ * A write per character would cost the guest a system call per character,
+ * and a reader at the end of a pipe or a terminal a wakeup per character.
+ * Input is read on the main thread and fed to the UART only as fast as the
+ * guest drains its FIFO, so nothing typed is lost. */
 #include "chardev.h"
 #include "log.h"
 
@@ -13,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -25,6 +31,9 @@ enum chr_kind { CHR_NONE, CHR_STDIO, CHR_FILE, CHR_UNIX };
  * this much (the newest), and handed to the next client: connecting late
  * still shows the boot messages. */
 #define BACKLOG_MAX (64 * 1024)
+#define OUT_MAX 4096
+/* How long the end of an unfinished line may wait. */
+#define OUT_DELAY_MS 5
 
 struct chardev {
     enum chr_kind kind;
@@ -44,6 +53,13 @@ struct chardev {
     void *quit_opaque;
     pthread_mutex_t backlog_lock;   /* backlog, and out_fd changes for unix */
     GByteArray *backlog;            /* owned; unix only */
+
+    pthread_mutex_t out_lock;       /* out, olen, flush_asked */
+    uint8_t out[OUT_MAX];
+    size_t olen;
+    bool flush_asked;               /* the main loop will write what is left */
+    int flush_fd;                   /* owned eventfd: asks the main loop */
+    guint flush_watch, flush_timer;
 };
 
 static void write_all(struct chardev *chr, int fd, const uint8_t *buf, size_t len)
@@ -60,9 +76,61 @@ static void write_all(struct chardev *chr, int fd, const uint8_t *buf, size_t le
     }
 }
 
+static void emit(struct chardev *chr, const uint8_t *buf, size_t len);
+
+/* Called with out_lock held. */
+static void flush_locked(struct chardev *chr)
+{
+    if (chr->olen)
+        emit(chr, chr->out, chr->olen);
+    chr->olen = 0;
+}
+
 static void tx(void *opaque, const uint8_t *buf, size_t len)
 {
     struct chardev *chr = opaque;
+    bool ask = false;
+
+    pthread_mutex_lock(&chr->out_lock);
+    for (size_t i = 0; i < len; i++) {
+        chr->out[chr->olen++] = buf[i];
+        if (buf[i] == '\n' || chr->olen == OUT_MAX)
+            flush_locked(chr);
+    }
+    if (chr->olen && !chr->flush_asked && chr->flush_fd >= 0) {
+        chr->flush_asked = ask = true;
+    }
+    pthread_mutex_unlock(&chr->out_lock);
+    if (ask && write(chr->flush_fd, &(uint64_t){ 1 }, 8) < 0 && errno != EAGAIN)
+        log_warn("serial: cannot wake the main loop: %s", strerror(errno));
+}
+
+static gboolean on_flush_timer(gpointer data)
+{
+    struct chardev *chr = data;
+
+    pthread_mutex_lock(&chr->out_lock);
+    flush_locked(chr);
+    chr->flush_asked = false;
+    chr->flush_timer = 0;
+    pthread_mutex_unlock(&chr->out_lock);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_flush_asked(gint fd, GIOCondition cond, gpointer data)
+{
+    struct chardev *chr = data;
+    uint64_t n;
+
+    if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        return G_SOURCE_CONTINUE;
+    if (!chr->flush_timer)
+        chr->flush_timer = g_timeout_add(OUT_DELAY_MS, on_flush_timer, chr);
+    return G_SOURCE_CONTINUE;
+}
+
+static void emit(struct chardev *chr, const uint8_t *buf, size_t len)
+{
     int fd;
 
     if (chr->kind != CHR_UNIX) {
@@ -230,6 +298,8 @@ struct chardev *chardev_new(const char *spec, struct serial *serial, void (*quit
     chr->quit_opaque = quit_opaque;
     pthread_mutex_init(&chr->backlog_lock, NULL);
     chr->backlog = g_byte_array_new();
+    pthread_mutex_init(&chr->out_lock, NULL);
+    chr->flush_fd = -1;
 
     if (strcmp(spec, "none") == 0) {
         chr->kind = CHR_NONE;
@@ -255,11 +325,27 @@ struct chardev *chardev_new(const char *spec, struct serial *serial, void (*quit
         snprintf(err, errlen, "bad --serial '%s': expected stdio, none, file:PATH or unix:PATH", spec);
         goto fail;
     }
-    serial_set_tx(serial, tx, chr);
+    if (chr->kind != CHR_NONE) {
+        chr->flush_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (chr->flush_fd < 0) {
+            snprintf(err, errlen, "eventfd: %s", strerror(errno));
+            goto fail;
+        }
+        serial_set_tx(serial, tx, chr);
+    }
     serial_set_rx_ready(serial, rx_ready, chr);
     return chr;
 
 fail:
+    if (chr->listen_fd >= 0)
+        close(chr->listen_fd);
+    if (chr->own_fd >= 0)
+        close(chr->own_fd);
+    if (chr->path) {
+        unlink(chr->path);
+        free(chr->path);
+    }
+    pthread_mutex_destroy(&chr->out_lock);
     g_byte_array_unref(chr->backlog);
     pthread_mutex_destroy(&chr->backlog_lock);
     free(chr);
@@ -287,6 +373,8 @@ void chardev_start(struct chardev *chr)
     add_input_watch(chr);
     if (chr->listen_fd >= 0)
         chr->listen_watch = g_unix_fd_add(chr->listen_fd, G_IO_IN, on_accept, chr);
+    if (chr->flush_fd >= 0)
+        chr->flush_watch = g_unix_fd_add(chr->flush_fd, G_IO_IN, on_flush_asked, chr);
 }
 
 void chardev_free(struct chardev *chr)
@@ -295,6 +383,16 @@ void chardev_free(struct chardev *chr)
         return;
     serial_set_tx(chr->serial, NULL, NULL);
     serial_set_rx_ready(chr->serial, NULL, NULL);
+    /* Whatever the guest sent last goes out before the port closes. */
+    pthread_mutex_lock(&chr->out_lock);
+    flush_locked(chr);
+    pthread_mutex_unlock(&chr->out_lock);
+    if (chr->flush_watch)
+        g_source_remove(chr->flush_watch);
+    if (chr->flush_timer)
+        g_source_remove(chr->flush_timer);
+    if (chr->flush_fd >= 0)
+        close(chr->flush_fd);
     if (chr->in_watch)
         g_source_remove(chr->in_watch);
     if (chr->listen_watch)
@@ -312,5 +410,6 @@ void chardev_free(struct chardev *chr)
         close(chr->own_fd);
     g_byte_array_unref(chr->backlog);
     pthread_mutex_destroy(&chr->backlog_lock);
+    pthread_mutex_destroy(&chr->out_lock);
     free(chr);
 }

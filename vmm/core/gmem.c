@@ -1,5 +1,8 @@
-/* Guest physical memory backed by a memfd, so that the same pages can later be
- * shared with another process (a display or a vhost backend) without copies. */
+/* Guest physical memory: private anonymous memory, as large pages where the
+ * host allows (transparent huge pages on request: a guest's TLB misses then
+ * walk one level less of the host's tables), never inherited by a child
+ * process (the teardown child of vm.c has no use for it, and copying the
+ * page tables of a large guest would take long). */
 #include "gmem.h"
 
 #include <errno.h>
@@ -17,17 +20,23 @@ struct gmem *gmem_new(uint64_t ram_size, uint64_t lowmem_limit)
 
     if (!mem)
         return NULL;
-    mem->fd = memfd_create("nook-guest-ram", MFD_CLOEXEC);
-    if (mem->fd < 0)
-        goto err_free;
-    if (ftruncate(mem->fd, (off_t)ram_size) < 0)
-        goto err_close;
+    mem->fd = -1;
     /* MAP_NORESERVE: pages are only committed when the guest touches them. */
     mem->base = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_NORESERVE, mem->fd, 0);
-    if (mem->base == MAP_FAILED)
-        goto err_close;
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem->base == MAP_FAILED) {
+        free(mem);
+        return NULL;
+    }
+    mem->owned = true;
     mem->size = ram_size;
+    /* Advice only: a host without THP or with it off still works. */
+    madvise(mem->base, ram_size, MADV_HUGEPAGE);
+    if (madvise(mem->base, ram_size, MADV_DONTFORK) < 0) {
+        munmap(mem->base, ram_size);
+        free(mem);
+        return NULL;
+    }
 
     low = ram_size < lowmem_limit ? ram_size : lowmem_limit;
     mem->regions[0] = (struct gmem_region){ 0, low, mem->base, 0 };
@@ -37,12 +46,6 @@ struct gmem *gmem_new(uint64_t ram_size, uint64_t lowmem_limit)
         mem->nregions = 2;
     }
     return mem;
-
-err_close:
-    close(mem->fd);
-err_free:
-    free(mem);
-    return NULL;
 }
 
 struct gmem *gmem_new_from_buffer(void *buf, uint64_t size, uint64_t gpa)
@@ -61,10 +64,8 @@ void gmem_free(struct gmem *mem)
 {
     if (!mem)
         return;
-    if (mem->fd >= 0) {
+    if (mem->owned)
         munmap(mem->base, mem->size);
-        close(mem->fd);
-    }
     free(mem);
 }
 

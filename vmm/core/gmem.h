@@ -1,5 +1,5 @@
-/* Guest physical memory: RAM regions backed by one memfd, and the only way
- * device models reach guest memory (every access is range checked). */
+/* Guest physical memory: RAM regions in one anonymous mapping, and the only
+ * way device models reach guest memory (every access is range checked). */
 #pragma once
 
 #include <stdbool.h>
@@ -16,8 +16,9 @@ struct gmem_region {
 };
 
 struct gmem {
-    int fd;             /* owned memfd; -1 for memory given by the caller */
-    uint8_t *base;      /* owned mapping of the whole memfd */
+    int fd;             /* -1: no file backs guest RAM (yet) */
+    bool owned;         /* base is our mapping, unmapped by gmem_free */
+    uint8_t *base;      /* the whole of guest RAM */
     uint64_t size;
     unsigned nregions;
     struct gmem_region regions[GMEM_MAX_REGIONS];
