@@ -34,6 +34,11 @@ void x86_cpuid_fixup(struct kvm_cpuid2 *c, unsigned apic_id, unsigned ncpus)
             e->ebx = (e->ebx & 0x0000ffffu) | (apic_id << 24) |
                      ((ncpus > 255 ? 255 : ncpus) << 16);
             e->ecx |= CPUID_1_ECX_HYPERVISOR;
+            /* KVM leaves the TSC-deadline timer out of its supported list
+             * because it depends on the in-kernel LAPIC, which every VM
+             * here has (KVM_CAP_TSC_DEADLINE_TIMER). Guests then arm their
+             * timer with one MSR write instead of calibrating the LAPIC's. */
+            e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
             if (ncpus > 1)
                 e->edx |= CPUID_1_EDX_HTT;
             else
