@@ -20,8 +20,9 @@ DefinitionBlock ("dsdt.aml", "DSDT", 2, "NOOK  ", "NOOKPC  ", 0x00000001)
 
             Name (_CRS, ResourceTemplate ()
             {
+                /* One bus, as the MCFG says. */
                 WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
-                    0x0000, 0x0000, 0x00FF, 0x0000, 0x0100)
+                    0x0000, 0x0000, 0x0000, 0x0000, 0x0001)
                 IO (Decode16, 0x0CF8, 0x0CF8, 0x01, 0x08)
                 WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,
                     0x0000, 0x0000, 0x0CF7, 0x0000, 0x0CF8)

@@ -116,8 +116,12 @@ int main(void)
         } else if (memcmp(t->sig, "MCFG", 4) == 0) {
             const uint8_t *m = (const uint8_t *)t;
 
-            rt_printf("= mcfg ecam %x segment %u buses %u-%u\n", rd64lo(m + 44), m[52] | m[53] << 8,
-                      m[54], m[55]);
+            /* QEMU's q35 declares buses 0-255; nook-vmm only the bus it
+             * has, so the last bus is not compared. */
+            rt_printf("= mcfg ecam %x segment %u first bus %u\n", rd64lo(m + 44), m[52] | m[53] << 8,
+                      m[54]);
+            rt_printf("mcfg last bus %u\n", m[55]);
+            RT_CHECK(m[55] >= m[54], "MCFG ends at bus %u before its first bus %u", m[55], m[54]);
             seen |= 4;
         }
     }

@@ -97,6 +97,8 @@ static void test_direct(void)
     }
     g_assert_cmpuint(lapics, ==, 4);
     g_assert_cmpuint(rd64(mcfg + 44), ==, 0xb0000000);
+    g_assert_cmpuint(mcfg[54], ==, 0);                 /* buses 0-0: the only one */
+    g_assert_cmpuint(mcfg[55], ==, 0);
     acpi_tables_free(&t);
 }
 
