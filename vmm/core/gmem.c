@@ -12,6 +12,28 @@
 #include <unistd.h>
 
 #define GIB (1ull << 30)
+#define HUGE_PAGE (2ull << 20)
+
+/* An anonymous mapping of size bytes that starts on a 2 MiB boundary: huge
+ * pages only back aligned 2 MiB ranges, and KVM maps a guest range with a
+ * huge page only when its host address has the same offset in a 2 MiB page
+ * as its guest address (RAM starts at guest address 0). */
+static void *map_aligned(uint64_t size)
+{
+    uint8_t *p = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uintptr_t start, end;
+
+    if (p == MAP_FAILED)
+        return p;
+    start = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    end = (uintptr_t)p + size + HUGE_PAGE;
+    if (start > (uintptr_t)p)
+        munmap(p, start - (uintptr_t)p);
+    if (end > start + size)
+        munmap((void *)(start + size), end - (start + size));
+    return (void *)start;
+}
 
 struct gmem *gmem_new(uint64_t ram_size, uint64_t lowmem_limit)
 {
@@ -22,8 +44,7 @@ struct gmem *gmem_new(uint64_t ram_size, uint64_t lowmem_limit)
         return NULL;
     mem->fd = -1;
     /* MAP_NORESERVE: pages are only committed when the guest touches them. */
-    mem->base = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    mem->base = map_aligned(ram_size);
     if (mem->base == MAP_FAILED) {
         free(mem);
         return NULL;
