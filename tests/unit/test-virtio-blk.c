@@ -142,6 +142,62 @@ static void test_write_read_flush(struct fixture *f, gconstpointer data)
     g_assert_cmpmem(file, sizeof(file), f->ram + DATA, 1024);
 }
 
+/* Posts the chain already in the descriptor table (head 0) and notifies. */
+static void post(struct fixture *f)
+{
+    memset(f->ram + AVAIL + 4 + 2 * (f->avail % QSIZE), 0, 2);
+    f->avail++;
+    memcpy(f->ram + AVAIL + 2, &f->avail, 2);
+    wr(f, VIRTIO_PCI_NOTIFY_OFF, 2, 0);
+}
+
+static void test_scattered(struct fixture *f, gconstpointer data)
+{
+    /* A write of 1024 bytes whose data starts in the header's buffer and
+     * runs on through two more at odd sizes and places. */
+    const uint64_t a = DATA, b2 = DATA + 0x800, c = DATA + 0x1400;
+    uint32_t type = 1;
+    uint64_t sector = 5;
+    uint8_t file[1024], expect[1024];
+    int fd;
+
+    start(f, false);
+    for (int i = 0; i < 1024; i++)
+        expect[i] = (uint8_t)(i * 13 + 5);
+    memcpy(f->ram + a, &type, 4);
+    memset(f->ram + a + 4, 0, 4);
+    memcpy(f->ram + a + 8, &sector, 8);
+    memcpy(f->ram + a + 16, expect, 100);
+    memcpy(f->ram + b2, expect + 100, 700);
+    memcpy(f->ram + c, expect + 800, 224);
+    desc(f, 0, a, 116, VIRTQ_DESC_F_NEXT, 1);
+    desc(f, 1, b2, 700, VIRTQ_DESC_F_NEXT, 2);
+    desc(f, 2, c, 224, VIRTQ_DESC_F_NEXT, 3);
+    desc(f, 3, STAT, 1, VIRTQ_DESC_F_WRITE, 0);
+    f->ram[STAT] = 0xee;
+    post(f);
+    g_assert_cmpuint(f->ram[STAT], ==, 0);
+    fd = open(f->path, O_RDONLY);
+    g_assert_cmpint(pread(fd, file, sizeof(file), 5 * 512), ==, sizeof(file));
+    close(fd);
+    g_assert_cmpmem(file, sizeof(file), expect, sizeof(expect));
+
+    /* Read it back into two buffers, the status byte at the end of the
+     * second. */
+    type = 0;
+    memcpy(f->ram + HDR, &type, 4);
+    memcpy(f->ram + HDR + 8, &sector, 8);
+    memset(f->ram + a, 0, 0x2000);
+    desc(f, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+    desc(f, 1, a, 300, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+    desc(f, 2, c, 725, VIRTQ_DESC_F_WRITE, 0);
+    f->ram[c + 724] = 0xee;
+    post(f);
+    g_assert_cmpuint(f->ram[c + 724], ==, 0);
+    g_assert_cmpmem(f->ram + a, 300, expect, 300);
+    g_assert_cmpmem(f->ram + c, 724, expect + 300, 724);
+}
+
 static void test_bad_requests(struct fixture *f, gconstpointer data)
 {
     start(f, false);
@@ -182,6 +238,7 @@ int main(int argc, char **argv)
 #define ADD(path, fn) g_test_add("/virtio-blk/" path, struct fixture, NULL, setup, fn, teardown)
     ADD("config", test_config);
     ADD("write-read-flush", test_write_read_flush);
+    ADD("scattered", test_scattered);
     ADD("bad-requests", test_bad_requests);
     ADD("readonly", test_readonly);
     ADD("get-id-and-discard", test_get_id_and_discard);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +46,66 @@ void blk_close(struct blk_backend *b)
 static bool in_range(const struct blk_backend *b, uint64_t off, uint64_t len)
 {
     return off <= b->size && len <= b->size - off;
+}
+
+static uint64_t iov_bytes(const struct iovec *iov, int iovcnt)
+{
+    uint64_t n = 0;
+
+    for (int i = 0; i < iovcnt; i++)
+        n += iov[i].iov_len;
+    return n;
+}
+
+/* Steps past n bytes that were transferred. */
+static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
+{
+    while (*iovcnt && n >= (*iov)->iov_len) {
+        n -= (*iov)->iov_len;
+        (*iov)++;
+        (*iovcnt)--;
+    }
+    if (*iovcnt && n) {
+        (*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+        (*iov)->iov_len -= n;
+    }
+}
+
+static int rw_vec(struct blk_backend *b, struct iovec *iov, int iovcnt, uint64_t off, bool write)
+{
+    if (write && b->readonly)
+        return -EROFS;
+    if (iovcnt < 0 || iovcnt > IOV_MAX || !in_range(b, off, iov_bytes(iov, iovcnt)))
+        return -EINVAL;
+    while (iovcnt) {
+        ssize_t n = write ? pwritev(b->fd, iov, iovcnt, (off_t)off) : preadv(b->fd, iov, iovcnt, (off_t)off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0) {
+            if (write)
+                return -EIO;
+            /* A file that shrank under us reads as zeros. */
+            for (int i = 0; i < iovcnt; i++)
+                memset(iov[i].iov_base, 0, iov[i].iov_len);
+            return 0;
+        }
+        off += (uint64_t)n;
+        iov_advance(&iov, &iovcnt, (size_t)n);
+    }
+    return 0;
+}
+
+int blk_preadv(struct blk_backend *b, struct iovec *iov, int iovcnt, uint64_t off)
+{
+    return rw_vec(b, iov, iovcnt, off, false);
+}
+
+int blk_pwritev(struct blk_backend *b, struct iovec *iov, int iovcnt, uint64_t off)
+{
+    return rw_vec(b, iov, iovcnt, off, true);
 }
 
 int blk_pread(struct blk_backend *b, void *buf, size_t len, uint64_t off)

@@ -81,13 +81,16 @@ static int transfer(struct virtio_blk *b, unsigned qn, const struct virtq_req *r
                     uint64_t len, bool to_disk)
 {
     const struct virtq *vq = &b->vpci.queues[qn].vq;
+    struct iovec *iov = b->iov[qn];
     uint64_t skip = to_disk ? 16 : 0, done = 0;
+    int n_iov = 0;
 
+    /* The chain's buffers straight into one scatter list: a request is one
+     * system call however many pages it spans. */
     for (unsigned i = 0; i < req->nbufs && done < len; i++) {
         const struct virtq_buf *s = &req->bufs[i];
         uint64_t n;
         void *p;
-        int r;
 
         if (s->write != !to_disk)
             continue;
@@ -99,15 +102,13 @@ static int transfer(struct virtio_blk *b, unsigned qn, const struct virtq_req *r
         if (n > len - done)
             n = len - done;
         p = gmem_ptr(vq->mem, s->gpa + skip, n);
-        if (!p)
+        if (!p || n_iov == VIRTQ_MAX_SEGS)
             return -EFAULT;
-        r = to_disk ? blk_pwrite(&b->disk, p, n, pos + done) : blk_pread(&b->disk, p, n, pos + done);
-        if (r < 0)
-            return r;
+        iov[n_iov++] = (struct iovec){ p, (size_t)n };
         done += n;
         skip = 0;
     }
-    return 0;
+    return to_disk ? blk_pwritev(&b->disk, iov, n_iov, pos) : blk_preadv(&b->disk, iov, n_iov, pos);
 }
 
 static uint8_t do_request(struct virtio_blk *b, unsigned qn, const struct virtq_req *req,
@@ -228,7 +229,8 @@ struct virtio_blk *virtio_blk_new(const char *path, bool readonly, unsigned nque
     };
     for (unsigned i = 0; i < nqueues; i++) {
         b->req[i] = calloc(1, sizeof(*b->req[i]));
-        if (!b->req[i]) {
+        b->iov[i] = calloc(VIRTQ_MAX_SEGS, sizeof(*b->iov[i]));
+        if (!b->req[i] || !b->iov[i]) {
             snprintf(err, errlen, "out of memory");
             virtio_blk_free(b);
             return NULL;
@@ -249,6 +251,7 @@ void virtio_blk_free(struct virtio_blk *b)
     virtio_pci_destroy(&b->vpci);
     for (unsigned i = 0; i < VIRTIO_BLK_MAX_QUEUES; i++) {
         free(b->req[i]);
+        free(b->iov[i]);
     }
     blk_close(&b->disk);
     free(b);

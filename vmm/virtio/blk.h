@@ -15,6 +15,7 @@ struct virtio_blk {
     /* Owned scratch, one per queue: the transport runs a queue on one
      * thread at a time. */
     struct virtq_req *req[VIRTIO_BLK_MAX_QUEUES];
+    struct iovec *iov[VIRTIO_BLK_MAX_QUEUES];       /* VIRTQ_MAX_SEGS each */
     char serial[20];
 };
 
