@@ -7,6 +7,7 @@
 
 #include "virtio/blk.h"
 #include "unit.h"
+#include "virtio-driver.h"
 
 #define RAM_SIZE 0x20000
 #define QSIZE 8
@@ -43,20 +44,9 @@ static void start(struct fixture *f, bool readonly)
     f->blk = virtio_blk_new(f->path, readonly, 1, f->mem, (struct msi_sink){ 0 }, (struct irq_line){ 0 },
                             err, sizeof(err));
     g_assert_nonnull(f->blk);
-    wr(f, 0x14, 1, 3);
-    wr(f, 0x08, 4, 1);
-    wr(f, 0x0c, 4, 1);
-    wr(f, 0x08, 4, 0);
-    wr(f, 0x0c, 4, (uint32_t)rd(f, 0x04, 4));
-    wr(f, 0x14, 1, 11);
-    wr(f, 0x16, 2, 0);
-    wr(f, 0x18, 2, QSIZE);
-    wr(f, 0x20, 4, DESC);
-    wr(f, 0x28, 4, AVAIL);
-    wr(f, 0x30, 4, USED);
-    wr(f, 0x1c, 2, 1);
-    wr(f, 0x14, 1, 15);
-    g_assert_cmphex(rd(f, 0x14, 1), ==, 15);
+    g_assert_cmphex(vdrv_negotiate(&f->blk->vpci), ==, 11);
+    vdrv_queue(&f->blk->vpci, 0, QSIZE, DESC, AVAIL, USED);
+    g_assert_cmphex(vdrv_ready(&f->blk->vpci), ==, 15);
 }
 
 static void setup(struct fixture *f, gconstpointer data)

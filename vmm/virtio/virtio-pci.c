@@ -372,6 +372,26 @@ void virtio_pci_config_changed(struct virtio_pci *v)
     interrupt(v, vec, 2);
 }
 
+void virtio_pci_kick(struct virtio_pci *v, unsigned q)
+{
+    bool ready, thread;
+    uint64_t one = 1;
+
+    if (q >= v->ops->num_queues)
+        return;
+    pthread_mutex_lock(&v->lock);
+    ready = (v->status & VIRTIO_STATUS_DRIVER_OK) && !(v->status & VIRTIO_STATUS_NEEDS_RESET) &&
+            v->queues[q].enabled;
+    thread = v->iothread_running;
+    pthread_mutex_unlock(&v->lock);
+    if (!ready)
+        return;
+    if (!thread)
+        process(v, q);
+    else if (write(v->queues[q].kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_warn_rl(&v->rl, "%s: cannot wake its I/O thread: %s", v->pci.name, strerror(errno));
+}
+
 int virtio_pci_pop(struct virtio_pci *v, unsigned q, struct virtq_req *req)
 {
     int r;

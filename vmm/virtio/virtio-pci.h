@@ -119,6 +119,10 @@ int virtio_pci_pop(struct virtio_pci *v, unsigned q, struct virtq_req *req);
 /* Returns a request and interrupts the driver if it wants that. */
 void virtio_pci_push(struct virtio_pci *v, unsigned q, uint16_t head, uint32_t written);
 void virtio_pci_config_changed(struct virtio_pci *v);
+/* For a device with something new for the driver (an input event): runs
+ * queue q as a notification would, on the I/O thread if there is one, and
+ * only once the driver is ready. Any thread. */
+void virtio_pci_kick(struct virtio_pci *v, unsigned q);
 bool virtio_pci_feature(const struct virtio_pci *v, unsigned bit);
 
 extern const struct bus_ops virtio_pci_bar4_ops;
