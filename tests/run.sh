@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds Nook three ways and runs every test suite: the normal build with
-# warnings as errors (unit and guest tests), an ASan+UBSan build of the unit
-# tests, and a clang build of the fuzz targets for a bounded time each.
+# warnings as errors (unit, guest, vmm and nested tests), an ASan+UBSan
+# build of the unit tests, and a clang build of the fuzz targets for a
+# bounded time each.
 # Ends with one "N passed, N failed" line.
 set -u
 
@@ -23,7 +24,7 @@ configure() {
     fi
 }
 
-step configure "$out/main" -Dwerror=true
+step configure "$out/main" -Dwerror=true -Dnested_tests=true
 step meson compile -C "$out/main"
 step meson test -C "$out/main" --print-errorlogs --num-processes 2
 

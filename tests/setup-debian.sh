@@ -1,16 +1,18 @@
 #!/bin/sh
 # Installs what Nook needs on Debian 12: "run" for building and running
-# nook-vmm, "test" for that plus everything the test suites use, "nested"
-# for "test" plus what the nested suite (tests/nested) puts in its guests.
+# nook-vmm, "test" for that plus everything the test suites use, the nested
+# suite (tests/nested) included ("nested" is the same as "test").
 set -eu
 
 what=${1:-run}
 run_pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-glib-dev seabios acpica-tools python3"
-test_pkgs="$run_pkgs python3 qemu-system-x86 clang-14 libclang-rt-14-dev binutils"
 # The nested suite's kernel is fetched with apt-get download, never
 # installed: the host's /boot stays as it is. zstd is for kernels whose
-# modules are .ko.zst.
-nested_pkgs="$test_pkgs busybox-static zstd"
+# modules are .ko.zst; syslinux, syslinux-common, mtools and dosfstools
+# make the disk image SeaBIOS boots L2 from (no root, no loop device).
+test_pkgs="$run_pkgs python3 qemu-system-x86 clang-14 libclang-rt-14-dev binutils
+           busybox-static zstd syslinux syslinux-common mtools dosfstools"
+nested_pkgs=$test_pkgs
 
 case "$what" in
     run) pkgs=$run_pkgs ;;

@@ -2,7 +2,8 @@
 """One check of the nested suite against the log of a run of nested.py.
 
 Usage: check.py CHECK RESULT.json
-CHECK is one of: l1-kvm, l2-boot, memory, clock, rtc. Exits 0 (pass),
+CHECK is one of: l1-kvm, l2-boot, memory, clock, rtc, disk, disk-readonly,
+reboot, poweroff, power-button, firmware, reboot-no-reboot. Exits 0 (pass),
 1 (fail, with what went wrong and the end of L2's console) or 77 (skip:
 the run could not happen on this machine).
 """
@@ -21,6 +22,12 @@ CLOCK_TROUBLE = re.compile(
     r"clocksource .* skew")
 
 
+# What Linux says about ACPI tables or AML it does not like.
+ACPI_TROUBLE = re.compile(
+    r"ACPI (BIOS )?(Error|Warning)|ACPI Exception|\[Firmware Bug\].*ACPI|"
+    r"ACPI: .*(checksum (error|mismatch)|invalid|[Bb]ad|failed|[Ee]rror)|AE_[A-Z_]+")
+
+
 VMM_NAME = {"nook": "nook-vmm", "qemu": "QEMU"}
 
 # nook-vmm's exit statuses, as --help describes them.
@@ -29,8 +36,18 @@ VMM_STATUS = {
     "1": " (L2 wrote 0 to the debug-exit port: its /init ran to the end)",
     "2": " (bad configuration)",
     "4": " (the guest hit an error KVM cannot handle)",
+    "5": " (L2 wrote 2 to the debug-exit port: its /init waited a minute for the power button)",
+    "7": " (L2 wrote 3 to the debug-exit port: poweroff -f or reboot -f returned)",
     "137": " (killed by L1's timeout: L2 hung)",
 }
+
+# A kernel oops, not a user process's trap (which says "traps: ...").
+KERNEL_TROUBLE = r"Kernel panic|BUG: |Oops|general protection fault.*\[#\d+\]"
+
+
+# Terminal control sequences: SeaBIOS copies its text screen to the serial
+# port with them.
+ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[A-Za-z]|[()][0-9A-Za-z]|[A-Za-z])")
 
 
 class Failure(Exception):
@@ -47,7 +64,7 @@ class Run:
             for line in open(self.result["log"], errors="replace"):
                 m = re.match(r"\[\s*([\d.]+)\] (.*)", line.rstrip("\n"))
                 if m:
-                    self.lines.append((float(m.group(1)), m.group(2)))
+                    self.lines.append((float(m.group(1)), ANSI.sub("", m.group(2))))
 
     def l1(self):
         return [(t, s) for t, s in self.lines if not s.startswith("L2| ")]
@@ -89,6 +106,15 @@ class Run:
         if vmm:
             out.append(f"{self.vmm} said:")
             out += ["  " + s[5:] for s in vmm[-20:]]
+        ctl = [s for _, s in self.l1() if s.startswith("CTL| ")]
+        if ctl:
+            out.append("events on its control socket:")
+            out += ["  " + s[5:] for s in ctl[-10:]]
+        l1 = [f"  [{t:8.3f}] {s}" for t, s in self.l1() if re.match(
+            r"NESTED-L1-(DISK|POWER-BUTTON)", s)]
+        if l1:
+            out.append("what L1 saw and did:")
+            out += l1[-8:]
         l2 = self.l2()
         if l2:
             out.append(f"last {min(TAIL, len(l2))} lines of L2's console:")
@@ -148,8 +174,7 @@ def check_l2_boot(run):
     l2_init(run)
     ok("L2 reached /init and printed its marker")
     l2 = run.l2()
-    # A kernel oops, not a user process's trap (which says "traps: ...").
-    _, panic = run.find(l2, r"Kernel panic|BUG: |Oops|general protection fault.*\[#\d+\]")
+    _, panic = run.find(l2, KERNEL_TROUBLE)
     need(panic is None, "L2's kernel did not panic or oops"
          + (f" (it said: {panic.string})" if panic else ""))
     _, cpuline = run.marker(l2, "NESTED-L2-CPUS")
@@ -163,6 +188,9 @@ def check_l2_boot(run):
         raise Failure(f"L2 has CPUs {online} online, expected {want} (nook-vmm --cpus {cpus})"
                       + "".join(f"\n  the kernel said: {s}" for s in said))
     ok(f"L2 has all {cpus} CPU(s) online ({online})")
+    acpi = [s for _, s in l2 if ACPI_TROUBLE.search(s)]
+    need(not acpi, "L2's kernel found nothing wrong with the ACPI tables"
+         + (f" (it said: {acpi[0]})" if acpi else ""))
     need(run.marker(l2, "NESTED-L2-DONE")[1] is not None, "L2's /init ran to its end")
     _, exit_ = run.marker(run.l1(), "NESTED-L1-VMM-EXIT")
     status = exit_.get("status") if exit_ else None
@@ -181,7 +209,7 @@ def check_l2_boot(run):
         if s.startswith("VMM| "):
             print(f"note: nook-vmm said: {s[5:]}")
     for _, s in l2:
-        if "WARNING:" in s or "XSAVE consistency" in s or "ACPI BIOS Error" in s:
+        if "WARNING:" in s or "XSAVE consistency" in s:
             print(f"note: L2's kernel warned: {s}")
 
 
@@ -281,6 +309,276 @@ def check_rtc(run):
     need(rtc not in (None, "none"), "L2 has an RTC device (rtc0)")
     need(abs(int(rtc) - l2_epoch) <= 2, f"L2's RTC ({rtc}) agrees with its system clock ({l2_epoch})")
 
+# ---- virtio-blk, power-off, resets, the power button, firmware ----
+
+def vmm_exit(run):
+    """nook-vmm's exit status as L1 saw it, or None."""
+    _, exit_ = run.marker(run.l1(), "NESTED-L1-VMM-EXIT")
+    return exit_.get("status") if exit_ else None
+
+
+def events(run):
+    """(time, event) for each event nook-vmm sent on its control socket."""
+    out = []
+    for t, s in run.l1():
+        if s.startswith("CTL| {"):
+            try:
+                out.append((t, json.loads(s[5:])))
+            except ValueError:
+                pass
+    return out
+
+
+def shutdown_event(run):
+    """The data of the state-changed event to "shutdown", or None."""
+    for _, e in events(run):
+        if e.get("event") == "state-changed" and e.get("data", {}).get("state") == "shutdown":
+            return e["data"]
+    return None
+
+
+def need_no_trouble(run, lines=None):
+    lines = run.l2() if lines is None else lines
+    _, panic = run.find(lines, KERNEL_TROUBLE)
+    need(panic is None, "L2's kernel did not panic or oops"
+         + (f" (it said: {panic.string})" if panic else ""))
+    errors = [s for _, s in run.l1() if s.startswith("VMM| ") and ": error:" in s]
+    need(not errors, f"{run.vmm} logged no errors" + (f" (first: {errors[0][5:]})" if errors else ""))
+
+
+def need_exit(run, status, how):
+    got = vmm_exit(run)
+    need(got == status, f"{run.vmm} exited with status {status} {how}"
+         + (f"; it exited with {got}{VMM_STATUS.get(got, '')}" if got != status
+            else ""))
+
+
+def need_shutdown(run, reason):
+    """The control socket's last word: the VM shut down for reason."""
+    data = shutdown_event(run)
+    if run.result.get("l2_vmm") == "qemu":
+        return
+    need(data is not None, "nook-vmm announced the shutdown on its control socket")
+    right = data.get("reason") == reason and data.get("status") == 0
+    need(right, f"the shutdown event gives reason {reason!r} and status 0"
+         + ("" if right else f" (it gives {data.get('reason')!r}, status {data.get('status')})"))
+
+
+def banners(run):
+    return [t for t, s in run.l2() if re.search(r"Linux version \d", s)]
+
+
+def disk_setup(run):
+    """L1's description of the disks and L2's view of them."""
+    _, l1disk = run.marker(run.l1(), "NESTED-L1-DISK")
+    need(l1disk is not None, "L1 made the disk images (rw.img, and ro.img for readonly)")
+    l2_init(run)
+    l2 = run.l2()
+    failed = [s for _, s in l2 if s.startswith("NESTED-L2-INSMOD-FAILED")]
+    need(not failed, "L2 loaded virtio_ring, virtio, virtio_pci_legacy_dev, "
+         "virtio_pci_modern_dev, virtio_pci and virtio_blk"
+         + (f" (not: {', '.join(f.split()[-1] for f in failed)})" if failed else ""))
+    disks = {}
+    for _, s in l2:
+        m = re.match(r"NESTED-L2-DISK-INFO (.*)", s)
+        if m:
+            f = dict(re.findall(r"(\w+)=(\S*)", m.group(1)))
+            disks.setdefault(f.get("dev"), f)
+    return l1disk, disks
+
+
+def need_disk(run, disks, dev, size, ro):
+    if dev not in disks:
+        _, devs = run.find(run.l2(), r"NESTED-L2-DISK-DEVICES (.*)")
+        said = [s for _, s in run.l2() if re.search(r"virtio|vd[a-z]", s)
+                and not s.startswith("NESTED-")]
+        raise Failure(f"L2 has no /dev/{dev} (block devices: "
+                      f"{devs.group(1).strip() if devs else '?'})"
+                      + "".join(f"\n  the kernel said: {s}" for s in said[-10:]))
+    d = disks[dev]
+    need(d.get("size") == str(size),
+         f"/dev/{dev} has the image's size, {size} bytes (L2 sees {d.get('size')})")
+    need(d.get("ro") == ro, f"/dev/{dev} is {'read-only' if ro == '1' else 'writable'} "
+         f"in L2 (ro={d.get('ro')})")
+    print(f"/dev/{dev}: serial {d.get('serial')}, cache {d.get('cache')}, {d.get('queues')} queue(s)")
+
+
+def check_disk(run):
+    l1disk, disks = disk_setup(run)
+    need_disk(run, disks, "vda", int(l1disk["rw_size"]), "0")
+    l2 = run.l2()
+    _, write = run.marker(l2, "NESTED-L2-DISK-WRITE")
+    need(write is not None, "L2 wrote 1 MiB of random data to /dev/vda")
+    need(write.get("status") == "0", f"the write succeeded (dd exited with {write.get('status')})")
+    want = write["sha256"]
+    print(f"sha256 of the data: {want}")
+    t_sync, synced = run.marker(l2, "NESTED-L2-DISK-SYNCED")
+    need(synced is not None, "L2 synced /dev/vda")
+    _, read = run.marker(l2, "NESTED-L2-DISK-READ")
+    need(read is not None, "L2 read the data back after dropping its caches")
+    need(read["sha256"] == want,
+         f"what L2 read back has the sha256 it wrote (read {read['sha256']})")
+    # L1 watches the image file; its lines are in its own order, so "before
+    # the VMM exited" is exact.
+    l1 = run.l1()
+    t_exit, _ = run.marker(l1, "NESTED-L1-VMM-EXIT")
+    seen = [(t, f) for t, f in ((t, dict(re.findall(r"(\w+)=(\S*)", s)))
+                                for t, s in l1 if s.startswith("NESTED-L1-DISK-DATA "))]
+    for t, f in seen:
+        print(f"L1 found sha256 {f.get('sha256')} in rw.img at {t:.1f} s (VMM {f.get('vmm')})")
+    match = [(t, f) for t, f in seen if f.get("sha256") == want]
+    need(match, "L1 found the data in the image file (the first MiB of rw.img has the sha256 "
+         "L2 wrote)" + ("" if seen else "; the first MiB never changed"))
+    t_seen, f = match[0]
+    need(f.get("vmm") == "running" and (t_exit is None or t_seen < t_exit),
+         "L1 found it while nook-vmm was still running")
+    _, ack = run.find(l2, r"^NESTED-L2-DISK-ACK (\S+).*")
+    need(ack is not None and ack.group(1) == "ok",
+         "L2 read L1's acknowledgement of that data from /dev/vda (O_DIRECT): L1 found it "
+         "after L2's sync, before L2 went on" + (f" ({ack.group(0)})" if ack else ""))
+    _, after = run.marker(l1, "NESTED-L1-DISK-AFTER")
+    need(after is not None and after.get("rw_sha256") == want,
+         "after nook-vmm exited, rw.img still holds the data"
+         + (f" (sha256 {after.get('rw_sha256')})" if after else ""))
+    need_no_trouble(run)
+
+
+def check_disk_readonly(run):
+    l1disk, disks = disk_setup(run)
+    need_disk(run, disks, "vdb", int(l1disk["ro_size"]), "1")
+    l2 = run.l2()
+    _, ro = run.marker(l2, "NESTED-L2-DISK-READONLY")
+    need(ro is not None, "L2 read /dev/vdb and tried to write it")
+    need(ro.get("sha256") == l1disk["ro_sha256"],
+         f"/dev/vdb reads as ro.img's bytes (sha256 {ro.get('sha256')}, "
+         f"ro.img {l1disk['ro_sha256']})")
+    _, err = run.find(l2, r"^NESTED-L2-DISK-READONLY-ERROR (.*)")
+    need(ro.get("write_status") not in (None, "0"),
+         "a write to /dev/vdb failed in L2" + (f" ({err.group(1)})" if err else ""))
+    _, after = run.marker(run.l1(), "NESTED-L1-DISK-AFTER")
+    need(after is not None and after.get("ro_sha256") == l1disk["ro_sha256"],
+         "ro.img is unchanged after the run"
+         + (f" (sha256 {after.get('ro_sha256')})" if after else ""))
+    need_no_trouble(run)
+
+
+def check_reboot(run):
+    """reboot -f in L2, nook-vmm without --no-reboot: the machine resets and
+    L2 boots again, told apart by a mark the first boot left on vda."""
+    l2_init(run)
+    l2 = run.l2()
+    t_reboot, reboot = run.marker(l2, "NESTED-L2-REBOOT")
+    need(reboot is not None, "L2's first boot ran reboot -f")
+    resets = [(t, e) for t, e in events(run) if e.get("event") == "reset"]
+    if run.result.get("l2_vmm") != "qemu":
+        need(resets, "nook-vmm reset the machine (a reset event on its control socket)")
+        print(f"reset reason: {resets[0][1].get('data', {}).get('reason')}")
+    t_boots = banners(run)
+    need(len(t_boots) >= 2 and t_boots[1] > t_reboot,
+         f"L2's kernel started again after the reset (kernel banners at "
+         f"{', '.join(f'{t:.1f}' for t in t_boots)} s; reboot -f at {t_reboot:.1f} s)")
+    need(len(t_boots) == 2, f"L2's kernel started exactly twice ({len(t_boots)} times)")
+    inits = [t for t, s in l2 if s.startswith("NESTED-L2-INIT")]
+    need(len(inits) == 2, f"L2 reached /init in both boots ({len(inits)} times)")
+    boots = [s.split("=")[-1] for _, s in l2 if s.startswith("NESTED-L2-BOOT n=")]
+    need(boots == ["1", "2"], "the second boot found the first boot's mark on /dev/vda "
+         f"(boot numbers: {', '.join(boots) or 'none'})")
+    _, write = run.marker(l2, "NESTED-L2-DISK-WRITE")
+    _, kept = run.marker(l2, "NESTED-L2-DISK-KEPT")
+    need(write is not None and kept is not None and kept["sha256"] == write["sha256"],
+         "the data the first boot wrote to /dev/vda was there in the second")
+    need(len([1 for _, s in run.l1() if s.startswith("NESTED-L1-VMM-EXIT")]) == 1
+         and vmm_exit(run) not in (None, "137"),
+         f"the reset did not end {run.vmm}: it ran on until the second boot ended it")
+    need_no_trouble(run)
+
+
+def check_poweroff(run):
+    l2_init(run)
+    t_off, off = run.marker(run.l2(), "NESTED-L2-POWEROFF")
+    need(off is not None, "L2 ran poweroff -f (and printed its marker just before)")
+    need(run.marker(run.l2(), "NESTED-L2-POWEROFF-FAILED")[1] is None,
+         "poweroff -f did not return")
+    need_exit(run, "0", "(power-off)")
+    need_shutdown(run, "poweroff")
+    need_no_trouble(run, [(t, s) for t, s in run.l2() if t >= t_off])
+
+
+def check_power_button(run):
+    l1 = run.l1()
+    presses = [dict(re.findall(r"(\w+)=(\S*)", s)) for _, s in l1
+               if s.startswith("NESTED-L1-POWER-BUTTON ")]
+    ok_presses = [p for p in presses if p.get("status") == "0"]
+    need(ok_presses, "L1 pressed the power button through nookctl powerdown"
+         + (f" ({len(presses)} tries, the first said: {presses[0].get('reply')})" if presses else
+            " (it never tried)"))
+    print(f"L1 pressed it {len(ok_presses)} time(s) ({len(presses)} tries)")
+    l2_init(run)
+    l2 = run.l2()
+    _, failed = run.find(l2, r"^NESTED-L2-INSMOD-FAILED (\S+)")
+    need(failed is None, "L2 loaded button and evdev" + (f" (not {failed.group(1)})" if failed else ""))
+    _, inputs = run.find(l2, r"^NESTED-L2-INPUT (\S*)")
+    need(inputs is not None and "Power_Button" in inputs.group(1),
+         "L2 has the ACPI power button as an input device"
+         + (f" (input devices: {inputs.group(1)})" if inputs else ""))
+    t_acpid, acpid = run.marker(l2, "NESTED-L2-ACPID")
+    need(acpid is not None, "L2 started busybox acpid")
+    t_handler, handler = run.find(l2, r"^NESTED-L2-POWER-BUTTON handler")
+    _, timeout = run.find(l2, r"^NESTED-L2-POWER-BUTTON-TIMEOUT")
+    need(handler is not None, "acpid ran L2's power-button handler"
+         + (" (L2 waited a minute after acpid started)" if timeout else ""))
+    print(f"acpid started at {t_acpid:.1f} s, the handler ran at {t_handler:.1f} s (host)")
+    need_exit(run, "0", "(power-off from the handler)")
+    need_shutdown(run, "poweroff")
+    need_no_trouble(run)
+
+
+def check_firmware(run):
+    l2 = run.l2()
+    t_bios, bios = run.find(l2, r"SeaBIOS \(version [^)]*\)")
+    need(bios is not None, "SeaBIOS started (its banner on L2's console)")
+    print(bios.group(0))
+    t_disk, disk = run.find(l2, r"Booting from Hard Disk")
+    need(disk is not None, "SeaBIOS booted from the hard disk (virtio-blk)")
+    _, syslinux = run.find(l2, r"SYSLINUX \d\S* .*?(?= Copyright|$)")
+    need(syslinux is not None, "SYSLINUX started from the disk")
+    print(syslinux.group(0))
+    t_boots = banners(run)
+    need(t_boots, "L2's kernel printed its banner")
+    l2_init(run)
+    ok("L2 reached /init and printed its marker")
+    _, cmdline = run.find(l2, r"^NESTED-L2-CMDLINE (.*)")
+    # SYSLINUX's own lines are interleaved with SeaBIOS's copy of the
+    # screen on the same port; the command line it passed says what it
+    # loaded.
+    args = cmdline.group(1).split() if cmdline else []
+    need("BOOT_IMAGE=/vmlinuz" in args and "initrd=/initrd" in args,
+         "SYSLINUX loaded /vmlinuz and /initrd from the disk with syslinux.cfg's command line "
+         "(BOOT_IMAGE=/vmlinuz, initrd=/initrd)" + (f": {cmdline.group(1)}" if cmdline else ""))
+    # Through fw_cfg's table-loader, SeaBIOS hands on nook-vmm's tables.
+    _, acpi = run.marker(l2, "NESTED-L2-ACPI")
+    need(acpi is not None and acpi.get("oem") == "NOOK",
+         "L2's kernel uses nook-vmm's ACPI tables, passed on by SeaBIOS (FADT OEM ID NOOK)"
+         + (f" (OEM ID {acpi.get('oem')!r}, tables {acpi.get('tables')})" if acpi else ""))
+    print(f"timings (host): SeaBIOS at {t_bios:.1f} s, boot from disk at {t_disk:.1f} s, "
+          f"kernel banner at {t_boots[0]:.1f} s")
+    need_no_trouble(run)
+
+
+def check_reboot_no_reboot(run):
+    """reboot -f in L2 under --no-reboot: nook-vmm exits with 0."""
+    l2_init(run)
+    t_reboot, reboot = run.marker(run.l2(), "NESTED-L2-REBOOT")
+    need(reboot is not None, "L2 ran reboot -f (and printed its marker just before)")
+    need(run.marker(run.l2(), "NESTED-L2-REBOOT-FAILED")[1] is None, "reboot -f did not return")
+    need_exit(run, "0", "(a reset under --no-reboot)")
+    need_shutdown(run, "reset-with-no-reboot")
+    later = [s for t, s in run.l2() if t > t_reboot and re.search(r"SeaBIOS \(version|Linux version", s)]
+    need(not later, "the machine did not start again" + (f" ({later[0]})" if later else ""))
+    need(not [e for _, e in events(run) if e.get("event") == "reset"],
+         "nook-vmm sent no reset event")
+    need_no_trouble(run)
+
 
 CHECKS = {
     "l1-kvm": check_l1_kvm,
@@ -288,6 +586,13 @@ CHECKS = {
     "memory": check_memory,
     "clock": check_clock,
     "rtc": check_rtc,
+    "disk": check_disk,
+    "disk-readonly": check_disk_readonly,
+    "reboot": check_reboot,
+    "poweroff": check_poweroff,
+    "power-button": check_power_button,
+    "firmware": check_firmware,
+    "reboot-no-reboot": check_reboot_no_reboot,
 }
 
 

@@ -2,9 +2,10 @@
 """Boots real Linux under nook-vmm on a machine whose /dev/kvm cannot run it.
 
 QEMU TCG with an emulated AMD-V CPU runs Debian's kernel (L1) with the stock
-kvm-amd module; inside it nook-vmm boots the same kernel again (L2). One run
-writes NAME.log (both consoles, each line stamped with host seconds since
-QEMU started) and NAME.json (how the run went) in --out, for check.py.
+kvm-amd module; inside it nook-vmm boots the same kernel again (L2), directly
+or through SeaBIOS and SYSLINUX from a disk image made here. One run writes
+NAME.log (both consoles, each line stamped with host seconds since QEMU
+started) and NAME.json (how the run went) in --out, for check.py.
 
 The run itself always exits 0 once its arguments are valid, so that a broken
 guest shows up as failed checks rather than as a failed build step; a missing
@@ -34,6 +35,20 @@ KVM_MODULES = [
     "drivers/crypto/ccp/ccp.ko",
     "arch/x86/kvm/kvm.ko",
     "arch/x86/kvm/kvm-amd.ko",
+]
+
+# Modules of the same package for L2, in load order: virtio-blk on the
+# modern virtio-pci transport, and the ACPI power button with evdev for
+# acpid. l2-init loads those its steps need.
+L2_MODULES = [
+    "drivers/virtio/virtio_ring.ko",
+    "drivers/virtio/virtio.ko",
+    "drivers/virtio/virtio_pci_legacy_dev.ko",
+    "drivers/virtio/virtio_pci_modern_dev.ko",
+    "drivers/virtio/virtio_pci.ko",
+    "drivers/block/virtio_blk.ko",
+    "drivers/acpi/button.ko",
+    "drivers/input/evdev.ko",
 ]
 
 # QEMU's RAM for L1: L2's memory plus an uncompressed initramfs of up to
@@ -85,22 +100,26 @@ def kernel_deb(out):
 
 
 def unpack_kernel(out, deb):
-    """Unpacks the bzImage and the KVM modules of deb into out/linux (only
-    those: the whole package is 400 MB of modules nobody here loads).
-    Returns (bzImage path, {module basename: path})."""
+    """Unpacks the bzImage and the modules L1 and L2 load from deb into
+    out/linux (only those: the whole package is 400 MB of modules nobody
+    here loads). Returns (bzImage path, {module path in the package: path})."""
     dest = os.path.join(out, "linux")
     stamp = os.path.join(dest, ".unpacked-from")
-    if not (os.path.exists(stamp) and open(stamp).read() == os.path.basename(deb)):
+    # The stamp names the package and the modules, so that a list that grew
+    # unpacks again.
+    what = "\n".join([os.path.basename(deb)] + KVM_MODULES + L2_MODULES)
+    if not (os.path.exists(stamp) and open(stamp).read() == what):
         shutil.rmtree(dest, ignore_errors=True)
         os.makedirs(dest)
-        wanted = ["./boot/vmlinuz-*"] + [f"./lib/modules/*/kernel/{m}*" for m in KVM_MODULES]
+        wanted = ["./boot/vmlinuz-*"] + [f"./lib/modules/*/kernel/{m}*"
+                                         for m in KVM_MODULES + L2_MODULES]
         tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
         r = subprocess.run(["tar", "-x", "-C", dest, "--wildcards"] + wanted, stdin=tar.stdout)
         tar.stdout.close()
         if tar.wait() != 0 or r.returncode != 0:
             raise RuntimeError(f"cannot unpack {deb}")
         with open(stamp, "w") as f:
-            f.write(os.path.basename(deb))
+            f.write(what)
     boot = os.path.join(dest, "boot")
     images = [f for f in os.listdir(boot) if f.startswith("vmlinuz-")]
     if len(images) != 1:
@@ -108,11 +127,11 @@ def unpack_kernel(out, deb):
     modules = {}
     moddir = os.path.join(dest, "lib", "modules")
     kver = os.listdir(moddir)[0]
-    for m in KVM_MODULES:
+    for m in KVM_MODULES + L2_MODULES:
         base = os.path.join(moddir, kver, "kernel", m)
         for ext in ("", ".xz", ".zst"):
             if os.path.exists(base + ext):
-                modules[os.path.basename(m)] = base + ext
+                modules[m] = base + ext
                 break
         else:
             raise RuntimeError(f"{deb} has no {m}")
@@ -240,10 +259,76 @@ def base_root(busybox, init):
     return c
 
 
-def build_l2_initramfs(busybox, exit_port):
+def build_l2_initramfs(busybox, exit_port, modules):
     c = base_root(busybox, os.path.join(HERE, "l2-init"))
     c.copy("bin/exit-port", exit_port, 0o755)
+    for m in L2_MODULES:
+        c.file(f"lib/modules/{os.path.basename(m)}", module_bytes(modules[m]))
     return c.finish()
+
+
+# ---- the boot disk for --l2-boot firmware ----
+
+MBR_CODE = ["/usr/lib/SYSLINUX/mbr.bin", "/usr/lib/syslinux/mbr/mbr.bin"]
+BOOT_PARTITION_LBA = 2048
+
+
+def build_boot_disk(path, bzimage, l2_initramfs, append):
+    """Writes a raw disk image that SeaBIOS boots: SYSLINUX's MBR code, one
+    active FAT16 partition at 1 MiB with SYSLINUX installed by its mtools
+    installer (no root, no loop device), and on it the bzImage, L2's
+    initramfs and a syslinux.cfg that boots them on the serial console."""
+    tools = {"mkfs.fat": "dosfstools", "mcopy": "mtools", "syslinux": "syslinux"}
+    for tool, package in tools.items():
+        if not shutil.which(tool):
+            raise Skip(f"{tool} is not installed (package {package}; tests/setup-debian.sh nested)")
+    mbr = next((f for f in MBR_CODE if os.path.exists(f)), None)
+    if not mbr:
+        raise Skip(f"no SYSLINUX MBR code ({' or '.join(MBR_CODE)}; package syslinux)")
+    part = path + ".part"
+    tmp = os.path.join(os.path.dirname(path), "boot-files")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    cfg = os.path.join(tmp, "syslinux.cfg")
+    with open(cfg, "w") as f:
+        f.write("SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\n"
+                "LABEL linux\n  LINUX /vmlinuz\n  INITRD /initrd\n"
+                f"  APPEND {append}\n")
+    initrd = os.path.join(tmp, "initrd")
+    with open(initrd, "wb") as f:
+        f.write(l2_initramfs)
+    # Room for the files and the file system's own structures.
+    need = os.path.getsize(bzimage) + len(l2_initramfs) + (2 << 20)
+    part_mib = max(16, -(-need // (1 << 20)))
+    if os.path.exists(part):
+        os.unlink(part)
+    def sh(*cmd):
+        r = subprocess.run(list(cmd), capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed: {(r.stderr or r.stdout).strip()}")
+    # Hidden sectors: where the partition starts, as a BIOS-booted FAT
+    # boot sector expects.
+    sh("mkfs.fat", "-C", "-F", "16", "-h", str(BOOT_PARTITION_LBA), "-n", "NOOKBOOT",
+       part, str(part_mib * 1024))
+    sh("mcopy", "-i", part, bzimage, "::vmlinuz")
+    sh("mcopy", "-i", part, initrd, "::initrd")
+    sh("mcopy", "-i", part, cfg, "::syslinux.cfg")
+    sh("syslinux", "--install", part)
+    code = open(mbr, "rb").read()[:440]
+    sectors = part_mib << 11
+    # One active partition, FAT16 with LBA (0x0e); CHS fields saying "use LBA".
+    entry = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x0e, b"\xfe\xff\xff",
+                        BOOT_PARTITION_LBA, sectors)
+    sector0 = code.ljust(440, b"\0") + struct.pack("<IH", 0x4e4f4f4b, 0) + entry + \
+        b"\0" * 48 + b"\x55\xaa"
+    with open(path + ".tmp", "wb") as f:
+        f.write(sector0.ljust(BOOT_PARTITION_LBA * 512, b"\0"))
+        with open(part, "rb") as p:
+            shutil.copyfileobj(p, f)
+    os.replace(path + ".tmp", path)
+    os.unlink(part)
+    shutil.rmtree(tmp)
+    return path
 
 
 # What QEMU needs in L1 to boot a kernel directly with SeaBIOS.
@@ -251,22 +336,42 @@ QEMU_FIRMWARE = ["/usr/share/seabios/bios-256k.bin", "/usr/share/qemu/linuxboot_
                  "/usr/share/qemu/pvh.bin", "/usr/share/qemu/kvmvapic.bin"]
 
 
-def build_l1_initramfs(busybox, vmm, l2_kernel, modules, l2_initramfs):
-    """vmm is nook-vmm, or QEMU for a reference run."""
+def build_l1_initramfs(busybox, vmm, nookctl, l2_kernel, modules, l2_initramfs,
+                       boot_disk=None, firmware=None):
+    """vmm is nook-vmm, or QEMU for a reference run. L2 boots from
+    l2_kernel and l2_initramfs, or from boot_disk through firmware."""
     c = base_root(busybox, os.path.join(HERE, "l1-init"))
-    for name, path in modules.items():
-        c.file(f"lib/modules/{name}", module_bytes(path))
+    for m in KVM_MODULES:
+        c.file(f"lib/modules/{os.path.basename(m)}", module_bytes(modules[m]))
+    binaries = [vmm]
     if os.path.basename(vmm).startswith("qemu-system"):
         c.copy("usr/bin/qemu-system-x86_64", vmm, 0o755)
         for f in QEMU_FIRMWARE:
             c.copy(f, os.path.realpath(f), 0o644)
     else:
         c.copy("usr/bin/nook-vmm", vmm, 0o755)
-    for lib in shared_libraries(vmm):
+        if firmware:
+            # Where nook-vmm looks for it by default, with what lies next to
+            # it (SeaBIOS's VGA BIOSes: nook-vmm gives a firmware-booted
+            # machine a VGA with one).
+            d = os.path.dirname(firmware)
+            for f in sorted(os.listdir(d)):
+                if f.endswith(".bin") and os.path.isfile(os.path.join(d, f)):
+                    c.copy(os.path.join(d, f), os.path.realpath(os.path.join(d, f)), 0o644)
+    if nookctl:
+        c.copy("usr/bin/nookctl", nookctl, 0o755)
+        binaries.append(nookctl)
+    libs = []
+    for b in binaries:
+        libs += [lib for lib in shared_libraries(b) if lib not in libs]
+    for lib in libs:
         # Same paths as on the host, so the loader's built-in search finds them.
         c.copy(lib, os.path.realpath(lib), 0o755)
-    c.copy("l2/kernel", l2_kernel, 0o644)
-    c.file("l2/initrd.cpio", l2_initramfs)
+    if boot_disk:
+        c.copy("l2/boot.img", boot_disk, 0o644)
+    else:
+        c.copy("l2/kernel", l2_kernel, 0o644)
+        c.file("l2/initrd.cpio", l2_initramfs)
     return c.finish()
 
 
@@ -282,7 +387,8 @@ def run_qemu(args, vmlinux, initrd, logpath):
         "console=ttyS0", "panic=-1",
         f"nested.cpus={args.cpus}", f"nested.memory={args.memory}",
         f"nested.timeout={args.l2_timeout}", f"nested.hosttime={int(start)}",
-        f"nested.vmm={args.l2_vmm}",
+        f"nested.vmm={args.l2_vmm}", f"nested.boot={args.l2_boot}",
+        f"nested.l1={args.l1 or '-'}",
         "--", args.l2_append,
     ]).strip()
     l2_read, l2_write = os.pipe()
@@ -372,7 +478,7 @@ def parse_size(text):
 def run(args):
     out = args.out
     result = {"config": args.config, "l2_vmm": args.l2_vmm, "cpus": args.cpus,
-              "memory": args.memory, "l2_boot": args.l2_boot,
+              "memory": args.memory, "l2_boot": args.l2_boot, "l1": args.l1,
               "memory_bytes": parse_size(args.memory), "l2_append": args.l2_append,
               "log": os.path.join(out, args.config + ".log")}
     try:
@@ -382,10 +488,20 @@ def run(args):
         deb = kernel_deb(out)
         bzimage, modules = unpack_kernel(out, deb)
         vmlinux = extract_vmlinux(bzimage, os.path.join(out, "linux", "vmlinux"))
-        l2 = build_l2_initramfs(busybox, args.exit_port)
+        l2 = build_l2_initramfs(busybox, args.exit_port, modules)
         l2_kernel = vmlinux if args.l2_boot == "pvh" else bzimage
         vmm = args.vmm if args.l2_vmm == "nook" else shutil.which(args.qemu)
-        l1 = build_l1_initramfs(busybox, vmm, l2_kernel, modules, l2)
+        boot_disk = firmware = None
+        if args.l2_boot == "firmware":
+            if not os.path.exists(args.firmware):
+                raise Skip(f"{args.firmware} is missing (package seabios; tests/setup-debian.sh nested)")
+            firmware = args.firmware
+            # The command line l1-init gives a directly booted L2.
+            append = f"console=ttyS0 panic=-1 {args.l2_append}".strip()
+            boot_disk = build_boot_disk(os.path.join(out, args.config + "-boot.img"),
+                                        bzimage, l2, append)
+        l1 = build_l1_initramfs(busybox, vmm, args.nookctl, l2_kernel, modules, l2,
+                                boot_disk, firmware)
         # Uncompressed: unpacking gzip in L1 would cost seconds of TCG time,
         # and most of the bytes are the already-compressed bzImage.
         initrd = os.path.join(out, args.config + "-l1.cpio")
@@ -419,6 +535,8 @@ def main():
     p.add_argument("--out", required=True, help="directory for the kernel, initramfs and logs")
     p.add_argument("--config", required=True, help="name of this configuration (NAME.log, NAME.json)")
     p.add_argument("--vmm", help="nook-vmm binary to put in L1")
+    p.add_argument("--nookctl", help="nookctl binary to put in L1 (for the control socket: "
+                   "its events in the log, the power button)")
     p.add_argument("--l2-vmm", choices=["nook", "qemu"], default="nook",
                    help="run L2 under nook-vmm, or under QEMU (the reference, on L1's KVM, "
                    "with isa-debug-exit at 0xf4) to tell nook-vmm's faults from the "
@@ -428,15 +546,25 @@ def main():
     p.add_argument("--l1-cpus", type=int, help="QEMU's -smp for L1 (default: --cpus)")
     p.add_argument("--memory", default="256M", help="L2's --memory")
     p.add_argument("--l2-append", default="", help="added to L2's kernel command line")
-    p.add_argument("--l2-boot", choices=["bzimage", "pvh"], default="bzimage",
-                   help="boot L2 from the bzImage (64-bit boot protocol) or from the "
-                   "ELF inside it (PVH entry)")
-    # A run takes 25-45 s on a loaded 2-core host; these bound a hang so
-    # that the whole suite stays under 10 minutes even if every run hangs.
-    p.add_argument("--timeout", type=int, default=int(os.environ.get("NESTED_TIMEOUT", 180)),
-                   help="seconds before QEMU (L0) is killed (default 180, or $NESTED_TIMEOUT)")
-    p.add_argument("--l2-timeout", type=int, default=int(os.environ.get("NESTED_L2_TIMEOUT", 120)),
-                   help="seconds before L1 kills the VMM (default 120, or $NESTED_L2_TIMEOUT)")
+    p.add_argument("--l2-boot", choices=["bzimage", "pvh", "firmware"], default="bzimage",
+                   help="boot L2 from the bzImage (64-bit boot protocol), from the "
+                   "ELF inside it (PVH entry), or through the firmware from a disk image "
+                   "with SYSLINUX, the bzImage and L2's initramfs")
+    p.add_argument("--firmware", default="/usr/share/seabios/bios.bin",
+                   help="nook-vmm's default firmware, put at the same path in L1 for "
+                   "--l2-boot firmware")
+    p.add_argument("--l1", default="",
+                   help="what L1 does besides running the VMM, comma-separated: disk "
+                   "(give L2 a 16 MiB disk and an 8 MiB read-only one, watch the first), "
+                   "button (press the power button every 2 s), reboot (let L2 reset "
+                   "instead of passing --no-reboot)")
+    # A run takes 20-45 s on a 2-core host (disk, with two L2 boots, up to
+    # 60 s); these bound a hang so that the seven configurations stay under
+    # ten minutes even if every one of them hangs.
+    p.add_argument("--timeout", type=int, default=int(os.environ.get("NESTED_TIMEOUT", 80)),
+                   help="seconds before QEMU (L0) is killed (default 80, or $NESTED_TIMEOUT)")
+    p.add_argument("--l2-timeout", type=int, default=int(os.environ.get("NESTED_L2_TIMEOUT", 70)),
+                   help="seconds before L1 kills the VMM (default 70, or $NESTED_L2_TIMEOUT)")
     p.add_argument("--qemu", default="qemu-system-x86_64")
     args = p.parse_args()
     args.l1_cpus = args.l1_cpus or args.cpus
