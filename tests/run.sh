@@ -17,7 +17,7 @@ step() {
 
 configure() {
     dir=$1; shift
-    if [ -d "$dir" ]; then
+    if [ -d "$dir/meson-private" ]; then
         meson setup --reconfigure "$dir" "$top" "$@" >/dev/null
     else
         meson setup "$dir" "$top" "$@" >/dev/null
