@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arch/x86/acpi.h"
+#include "core/screendump.h"
 #include "core/vcpu.h"
 
 extern const uint8_t nook_dsdt_aml[];
@@ -179,6 +180,8 @@ static int machine_reset_hook(struct vm *vm, void *opaque)
     i8042_reset(&m->kbc);
     pm_reset(&m->pm);
     pci_host_reset(&m->pci);
+    if (m->vga)
+        vga_reset(m->vga);
     for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
         if (m->disks[i])
             virtio_pci_reset(&m->disks[i]->vpci);
@@ -314,6 +317,71 @@ nomem:
     return -ENOMEM;
 }
 
+/* --vga std: the framebuffer BAR becomes a KVM memory slot whose dirty log
+ * tells the device what the guest drew. */
+#define VGA_SLOT 2
+#define VGA_REFRESH_HZ 30
+
+static int vga_lfb_map(void *vm, uint64_t gpa, void *hva, uint64_t size)
+{
+    return vm_map_host_memory(vm, gpa, size, hva, VM_SLOT_LOG_DIRTY);
+}
+
+static void vga_lfb_unmap(void *vm, int slot)
+{
+    vm_unmap_host_memory(vm, slot);
+}
+
+static int vga_lfb_dirty(void *vm, int slot, uint64_t *bitmap)
+{
+    return vm_get_dirty_log(vm, slot, bitmap);
+}
+
+static int add_vga(struct machine *m, char *err, size_t errlen)
+{
+    const struct vga_lfb_ops lfb = { vga_lfb_map, vga_lfb_unmap, vga_lfb_dirty, m->vm };
+    struct vm *vm = m->vm;
+    uint8_t *rom = NULL;
+    size_t len = 0;
+    int r = 0;
+
+    /* Firmware runs the VGA BIOS from the expansion ROM; a kernel booted
+     * directly does without it. */
+    rom = map_file(NOOK_VGABIOS, "VGA BIOS", &len, err, errlen);
+    if (!rom && !m->cfg.kernel)
+        return -ENOENT;
+    m->vga = vga_new(rom, rom ? len : 0, &lfb, VGA_REFRESH_HZ);
+    if (rom)
+        munmap(rom, len);
+    if (!m->vga) {
+        snprintf(err, errlen, "out of memory for the VGA");
+        return -ENOMEM;
+    }
+    r = vm_punch_ram_hole(vm, VGA_WINDOW_BASE, VGA_WINDOW_SIZE);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot make room for the VGA window: %s", strerror(-r));
+        return r;
+    }
+    r = pci_add_device(&m->pci, VGA_SLOT, vga_pci(m->vga));
+    r |= bus_register(vm->pio, VGA_IO_BASE, VGA_IO_SIZE, &vga_io_bus_ops, m->vga, "vga");
+    r |= bus_register(vm->pio, VGA_VBE_IO_BASE, VGA_VBE_IO_SIZE, &vga_vbe_bus_ops, m->vga, "vbe");
+    r |= bus_register(vm->mmio, VGA_WINDOW_BASE, VGA_WINDOW_SIZE, &vga_window_bus_ops, m->vga, "vga-window");
+    if (r) {
+        snprintf(err, errlen, "internal error: the VGA overlaps another device");
+        return -EEXIST;
+    }
+    return 0;
+}
+
+int machine_screendump(struct machine *m, const char *path, char *err, size_t errlen)
+{
+    if (!m->vga) {
+        snprintf(err, errlen, "the VM has no display (it runs with --vga none)");
+        return -ENODEV;
+    }
+    return screendump_png(vga_console(m->vga), path, err, errlen);
+}
+
 /* --disk FILE[,format=raw][,readonly] */
 static int notify_route_add(void *vm, uint64_t addr, unsigned len, int fd)
 {
@@ -411,6 +479,8 @@ struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void 
         goto fail;
     if (build_board(m, err, errlen) < 0)
         goto fail;
+    if (cfg->vga && add_vga(m, err, errlen) < 0)
+        goto fail;
     for (unsigned i = 0; cfg->disks && cfg->disks[i]; i++) {
         if (i == MACHINE_MAX_DISKS) {
             snprintf(err, errlen, "at most %d --disk options", MACHINE_MAX_DISKS);
@@ -475,6 +545,7 @@ void machine_free(struct machine *m)
     chardev_free(m->com1_chr);
     if (m->vm) {
         pci_host_destroy(&m->pci);
+        vga_free(m->vga);
         fw_cfg_destroy(&m->fw_cfg);
         rtc_destroy(&m->rtc);
         serial_free(m->com1);

@@ -13,6 +13,7 @@
 #include "hw/pm.h"
 #include "hw/rtc.h"
 #include "hw/serial.h"
+#include "hw/vga.h"
 #include "pci/pci.h"
 #include "virtio/blk.h"
 
@@ -30,6 +31,7 @@ struct machine_config {
     const char *debugcon;       /* file for port 0x402 output, or NULL */
     bool no_reboot;
     const char *const *disks;   /* "FILE[,format=raw][,readonly]", NULL-terminated */
+    bool vga;                   /* std VGA in PCI slot 2 */
 };
 
 struct machine {
@@ -46,6 +48,7 @@ struct machine {
     struct debug_exit debug_exit;
     struct virtio_blk *disks[MACHINE_MAX_DISKS];    /* owned */
     struct vm_msi_group *disk_msi[MACHINE_MAX_DISKS]; /* owned: their interrupts */
+    struct vga *vga;            /* owned; NULL without a display */
     int debugcon_fd;
 
     uint8_t *bios;              /* owned mapping of the firmware image */
@@ -65,3 +68,6 @@ void machine_free(struct machine *m);
 int machine_start(struct machine *m);
 /* Presses the ACPI power button: a guest with ACPI shuts down. */
 void machine_power_button(struct machine *m);
+/* Writes the display's picture to path as PNG: 0, -ENODEV when the machine
+ * has no display, or -errno; err says why. */
+int machine_screendump(struct machine *m, const char *path, char *err, size_t errlen);

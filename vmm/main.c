@@ -171,6 +171,25 @@ static bool cmd_quit(void *opaque, JsonObject *args, JsonBuilder *b, GError **er
     return true;
 }
 
+static bool cmd_screendump(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+    JsonNode *file = args ? json_object_get_member(args, "file") : NULL;
+    char err[512];
+
+    if (!file || !JSON_NODE_HOLDS_VALUE(file) || json_node_get_value_type(file) != G_TYPE_STRING ||
+        !*json_node_get_string(file)) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_INVALID_ARGUMENT,
+                    "'file' must be the path of the PNG file to write");
+        return false;
+    }
+    if (machine_screendump(app->machine, json_node_get_string(file), err, sizeof(err)) < 0) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_GENERIC, "%s", err);
+        return false;
+    }
+    return true;
+}
+
 static const struct control_cmd commands[] = {
     { "query-status", cmd_query_status },
     { "query-version", cmd_query_version },
@@ -179,6 +198,7 @@ static const struct control_cmd commands[] = {
     { "reset", cmd_reset },
     { "powerdown", cmd_powerdown },
     { "quit", cmd_quit },
+    { "screendump", cmd_screendump },
     { NULL, NULL },
 };
 
@@ -186,7 +206,7 @@ static const struct control_cmd commands[] = {
 
 static char *opt_memory = "512M", *opt_kernel, *opt_initrd, *opt_append, *opt_firmware;
 static char *opt_serial = "stdio", *opt_display = "none", *opt_control, *opt_name;
-static char *opt_accel = "kvm", *opt_debugcon;
+static char *opt_accel = "kvm", *opt_debugcon, *opt_vga;
 static char **opt_disks;
 static int opt_cpus = 1;
 static gboolean opt_no_reboot, opt_verbose, opt_version, opt_sync_teardown;
@@ -202,6 +222,8 @@ static const GOptionEntry entries[] = {
       "A virtio-blk disk: FILE[,format=raw][,readonly] (repeatable)", "SPEC" },
     { "serial", 0, 0, G_OPTION_ARG_STRING, &opt_serial, "COM1: stdio, none, file:PATH or unix:PATH", "SPEC" },
     { "display", 0, 0, G_OPTION_ARG_STRING, &opt_display, "Display: none", "KIND" },
+    { "vga", 0, 0, G_OPTION_ARG_STRING, &opt_vga,
+      "Graphics card: std or none (default std with firmware, none with --kernel)", "KIND" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &opt_control,
       "Control socket (default $XDG_RUNTIME_DIR/nook/NAME/control.sock), or none", "PATH" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "VM name (default vm-PID)", "NAME" },
@@ -282,6 +304,12 @@ int main(int argc, char **argv)
     cfg.ncpus = (unsigned)opt_cpus;
     if (strcmp(opt_display, "none") != 0)
         return config_error("--display %s: only 'none' is available in this build", opt_display);
+    if (!opt_vga)
+        cfg.vga = !opt_kernel;
+    else if (strcmp(opt_vga, "std") == 0 || strcmp(opt_vga, "none") == 0)
+        cfg.vga = strcmp(opt_vga, "std") == 0;
+    else
+        return config_error("--vga %s: expected std or none", opt_vga);
     if (strcmp(opt_accel, "kvm") == 0)
         cfg.accel_path = "/dev/kvm";
     else if (strcmp(opt_accel, "nookhv") == 0)

@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 {
     g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [KEY=VALUE...]");
     g_autoptr(GError) error = NULL;
-    g_autofree char *path = NULL, *why = NULL, *req = NULL, *line = NULL;
+    g_autofree char *path = NULL, *why = NULL, *req = NULL, *line = NULL, *file_arg = NULL;
     g_autoptr(GString) buf = g_string_new(NULL);
     const char *cmd;
     bool events;
@@ -211,7 +211,8 @@ int main(int argc, char **argv)
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_summary(ctx,
         "Commands: status, pause, resume, reset, quit, version, events (follow events),\n"
-        "or any control-protocol command name such as query-status.");
+        "screendump FILE (the screen as PNG), or any control-protocol command name\n"
+        "such as query-status.");
     if (!g_option_context_parse(ctx, &argc, &argv, &error))
         return die(EXIT_USAGE, "%s (see --help)", error->message);
     if (argc < 2)
@@ -222,6 +223,13 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "version") == 0)
         cmd = "query-version";
     events = strcmp(cmd, "events") == 0;
+    /* screendump FILE: the path is the VMM's to open, so it goes absolute. */
+    if (strcmp(cmd, "screendump") == 0 && argc == 3 && !strchr(argv[2], '=')) {
+        g_autofree char *abs = g_canonicalize_filename(argv[2], NULL);
+
+        file_arg = g_strconcat("file=", abs, NULL);
+        argv[2] = file_arg;
+    }
 
     path = find_socket(&why);
     if (!path)

@@ -220,7 +220,52 @@ def boot_seeds():
     write("boot", "bzimage-old", bzimage(0x00, version=0x0206))
 
 
+# ---- fuzz-vga: op & 15 = 0/1 VGA port write, 2 read, 3/4 DISPI write, 5 read,
+# 6/7 window write, 8 read, 9/10 framebuffer, 11/12 BAR2 and ROM, 13 PCI
+# configuration, 14 refresh, 15 reset; then size (1 << (n & 3)), offset u32,
+# value u64
+
+
+def vga_op(op, size_sel, off, val):
+    return struct.pack("<BBIQ", op, size_sel, off, val)
+
+
+def vga_port(port, val):
+    return vga_op(0, 0, port - 0x3b0, val)
+
+
+def vga_dispi(index, val):
+    return vga_op(3, 1, 0, index) + vga_op(3, 1, 1, val)
+
+
+def vga_seeds():
+    refresh = vga_op(14, 0, 0, 0)
+    write("vga", "vbe-32bpp",
+          vga_dispi(1, 64) + vga_dispi(2, 16) + vga_dispi(3, 32) + vga_dispi(4, 0x41) +
+          vga_port(0x3c0, 0x20) + refresh + vga_op(9, 2, 64 * 4 * 3 + 8, 0xffffff) + refresh +
+          vga_dispi(9, 5000) + vga_dispi(8, 65535) + refresh)
+    write("vga", "vbe-8bpp-banked",
+          vga_dispi(1, 320) + vga_dispi(2, 200) + vga_dispi(3, 8) + vga_dispi(4, 0x01) +
+          vga_dispi(5, 3) + vga_op(6, 3, 0x1234, 0x0102030405060708) + vga_port(0x3c8, 1) +
+          vga_port(0x3c9, 0x3f) + vga_port(0x3c9, 0) + vga_port(0x3c9, 0x10) + refresh)
+    text = b"".join(vga_port(0x3d4, i) + vga_port(0x3d5, v) for i, v in
+                    ((0x01, 0x4f), (0x07, 0x1f), (0x09, 0x4f), (0x0a, 0x0d), (0x0b, 0x0e),
+                     (0x12, 0x8f), (0x13, 0x28), (0x17, 0xa3)))
+    write("vga", "text-mode",
+          vga_port(0x3c2, 0x67) + text + vga_port(0x3ce, 5) + vga_port(0x3cf, 0x10) +
+          vga_port(0x3ce, 6) + vga_port(0x3cf, 0x0e) + vga_port(0x3c0, 0x20) +
+          vga_op(6, 1, 0x18000, 0x1e41) + vga_op(6, 1, 0x18002, 0x0742) + refresh +
+          vga_port(0x3d4, 0x0f) + vga_port(0x3d5, 1) + refresh)
+    write("vga", "planar-write-modes",
+          vga_port(0x3c4, 4) + vga_port(0x3c5, 0x06) + vga_port(0x3ce, 6) + vga_port(0x3cf, 0x05) +
+          vga_port(0x3ce, 5) + vga_port(0x3cf, 0x02) + vga_op(6, 0, 10, 0x0f) +
+          vga_port(0x3cf, 0x03) + vga_op(8, 0, 10, 0) + vga_op(6, 0, 11, 0x3c) +
+          vga_port(0x3cf, 0x01) + vga_op(6, 0, 12, 0) + vga_port(0x3ce, 6) + vga_port(0x3cf, 0x01) +
+          vga_port(0x3c0, 0x20) + refresh)
+
+
 def main():
+    vga_seeds()
     bus_seeds()
     serial_seeds()
     fw_cfg_seeds()

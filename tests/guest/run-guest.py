@@ -22,6 +22,9 @@ RTC_TOLERANCE_S = 5
 # With --stdin the runner waits for this line before writing: bytes that reach
 # the UART before the guest has set it up are lost when it enables the FIFO.
 READY_LINE = "ready for input"
+# With --screendump the runner takes a screendump from the VMM when the guest
+# prints this line, then writes a line to the serial input to let it go on.
+SCREENDUMP_LINE = "ready for screendump"
 SECTOR = 512
 # nook-vmm puts its first --disk in slot 3; QEMU's device goes there too.
 QEMU_DISK_ADDR = 3
@@ -38,6 +41,7 @@ class Run:
         self.start = 0.0
         self.end = 0.0
         self.errors = []
+        self.screendump = None      # path of the picture taken
 
 
 def disk_pattern(size):
@@ -78,6 +82,8 @@ def qemu_command(args, image, disk=None):
     if disk:
         cmd += ["-drive", f"file={disk},format=raw,if=none,id=disk0",
                 "-device", f"virtio-blk-pci,drive=disk0,disable-legacy=on,addr={QEMU_DISK_ADDR}"]
+    if args.screendump:
+        cmd += ["-qmp", f"unix:{args.screendump_dir}/qmp.sock,server=on,wait=off"]
     return cmd + args.qemu_arg
 
 
@@ -92,14 +98,59 @@ def vmm_command(args, image, disk=None):
         cmd.append("--no-reboot")
     if disk:
         cmd += ["--disk", disk]
+    if args.screendump:
+        cmd += ["--control", f"{args.screendump_dir}/nook.sock"]
     return cmd + args.vmm_arg
 
 
-def execute(name, is_vmm, cmd, timeout, stdin_text=None):
+def control_request(path, requests):
+    """Sends JSON requests over a unix socket (nook-vmm's control protocol
+    or QEMU's QMP: both greet first) and returns the last reply."""
+    import json
+    import socket
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(60)
+        sock.connect(path)
+        f = sock.makefile("rw")
+        f.readline()
+        reply = None
+        for req in requests:
+            f.write(json.dumps(req) + "\n")
+            f.flush()
+            while True:
+                reply = json.loads(f.readline())
+                if "event" not in reply:
+                    break
+        return reply
+
+
+def take_screendump(args, run):
+    """The VMM's picture, through its control socket (nook-vmm: PNG) or
+    QMP (QEMU: PPM, which every QEMU version writes)."""
+    if run.is_vmm:
+        path = os.path.join(args.screendump_dir, "nook-vmm.png")
+        reply = control_request(os.path.join(args.screendump_dir, "nook.sock"),
+                                [{"execute": "screendump", "arguments": {"file": path}}])
+    else:
+        path = os.path.join(args.screendump_dir, "qemu.ppm")
+        reply = control_request(os.path.join(args.screendump_dir, "qmp.sock"),
+                                [{"execute": "qmp_capabilities"},
+                                 {"execute": "screendump", "arguments": {"filename": path}}])
+    if reply is None or "error" in reply:
+        run.errors.append(f"screendump failed: {reply}")
+        return
+    run.screendump = path
+
+
+def execute(name, is_vmm, cmd, timeout, stdin_text=None, screendump=None):
     """Runs cmd to completion. With stdin_text, stdin is a pipe that receives
     the text once the guest printed READY_LINE and stays open until the VMM
-    exits: a VMM may stop reading its serial input at end of file."""
+    exits: a VMM may stop reading its serial input at end of file. With
+    screendump, a function of the run called when the guest printed
+    SCREENDUMP_LINE, after which stdin gets a newline."""
     run = Run(name, is_vmm)
+    if screendump and stdin_text is None:
+        stdin_text = ""
     run.start = time.time()
     try:
         proc = subprocess.Popen(
@@ -115,7 +166,17 @@ def execute(name, is_vmm, cmd, timeout, stdin_text=None):
     def read_stdout():
         for line in iter(proc.stdout.readline, b""):
             out.append(line)
-            if (stdin_text is not None and
+            if screendump and line.rstrip(b"\r\n") == SCREENDUMP_LINE.encode():
+                try:
+                    screendump(run)
+                except (OSError, ValueError) as e:
+                    run.errors.append(f"screendump failed: {e}")
+                try:
+                    proc.stdin.write(b"\n")
+                    proc.stdin.flush()
+                except OSError:
+                    pass
+            if (stdin_text and
                     line.rstrip(b"\r\n") == READY_LINE.encode()):
                 try:
                     proc.stdin.write(stdin_text.encode() + b"\n")
@@ -221,6 +282,41 @@ def report(run):
         print(f"{run.name}: {e}")
 
 
+def compare_pictures(args, runs):
+    """Each run's screendump against the expected picture and the other's."""
+    if not args.screendump:
+        return True
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import images
+    import pictures
+    ok = True
+    expected = pictures.PICTURES[args.expect_picture]() if args.expect_picture else None
+    got = []
+    for run in runs:
+        if not run.screendump or not os.path.exists(run.screendump):
+            print(f"{run.name}: no screendump")
+            ok = False
+            continue
+        img = images.read_image(run.screendump)
+        print(f"{run.name}: screendump {img[0]}x{img[1]}")
+        got.append((run.name, img))
+        if expected:
+            diff = images.first_difference(img, expected)
+            if diff:
+                print(f"{run.name}: the picture differs from '{args.expect_picture}' at {diff}")
+                ok = False
+            else:
+                print(f"{run.name}: the picture is '{args.expect_picture}', pixel for pixel")
+    if len(got) == 2:
+        diff = images.first_difference(got[0][1], got[1][1])
+        if diff:
+            print(f"the screendumps differ at {diff}")
+            ok = False
+        else:
+            print("the screendumps are equal pixel for pixel")
+    return ok
+
+
 def kvm_unusable():
     try:
         fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
@@ -274,6 +370,13 @@ def main():
                    help="give each VMM a virtio-blk disk of KIB KiB, a fresh raw image in a "
                         "temporary directory whose 32-bit words read (sector << 16) | word "
                         "index; it must be unchanged after the run")
+    p.add_argument("--screendump", action="store_true",
+                   help=f"when the guest prints '{SCREENDUMP_LINE}', take a screendump from each "
+                        "VMM (nook-vmm's control socket, QEMU's QMP), then send it a line; the "
+                        "two pictures must be equal pixel for pixel")
+    p.add_argument("--expect-picture", metavar="NAME",
+                   help="with --screendump: each picture must equal the one pictures.py draws "
+                        "under NAME")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per VMM run")
     p.add_argument("image")
     args = p.parse_args()
@@ -306,6 +409,7 @@ def main():
 
     runs = []
     with tempfile.TemporaryDirectory(prefix="nook-guest-") as tmpdir:
+        args.screendump_dir = tmpdir
         # Each VMM gets its own copy: one cannot change what the other reads.
         for name, is_vmm, make_cmd, enabled in (
                 ("nook-vmm", True, vmm_command, args.vmm),
@@ -314,10 +418,12 @@ def main():
                 continue
             disk = make_disk(tmpdir, f"{name}.img", disk_size) if disk_size else None
             run = execute(name, is_vmm, make_cmd(args, args.image, disk), args.timeout,
-                          args.stdin)
+                          args.stdin,
+                          (lambda r: take_screendump(args, r)) if args.screendump else None)
             if disk:
                 check_disk(run, disk, disk_size)
             runs.append(run)
+        picture_ok = compare_pictures(args, runs)
 
     ok = True
     for run in runs:
@@ -337,6 +443,7 @@ def main():
     elif args.vmm:
         print("agreement not checked: no QEMU")
 
+    ok = ok and picture_ok
     print("ok" if ok else "FAILED")
     return 0 if ok else 1
 

@@ -99,21 +99,97 @@ static int set_gsi_routing(struct vm *vm)
     return ret;
 }
 
+/* Slots: RAM regions from 0, the firmware at GMEM_MAX_REGIONS (machine.c),
+ * the RAM above a hole, then those of vm_map_host_memory. */
+#define VM_SLOT_RAM_SPLIT (GMEM_MAX_REGIONS + 1)
+#define VM_SLOT_HOST_BASE (GMEM_MAX_REGIONS + 4)
+#define VM_SLOT_HOST_COUNT 64
+
+static int set_slot(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *hva, unsigned flags)
+{
+    struct kvm_userspace_memory_region r = {
+        .slot = slot,
+        .flags = flags,
+        .guest_phys_addr = gpa,
+        .memory_size = size,
+        .userspace_addr = (uint64_t)(uintptr_t)hva,
+    };
+
+    return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
 static int map_ram(struct vm *vm)
 {
     for (unsigned i = 0; i < vm->mem->nregions; i++) {
         const struct gmem_region *r = &vm->mem->regions[i];
-        struct kvm_userspace_memory_region slot = {
-            .slot = i,
-            .guest_phys_addr = r->gpa,
-            .memory_size = r->size,
-            .userspace_addr = (uint64_t)(uintptr_t)r->hva,
-        };
+        int ret = set_slot(vm, i, r->gpa, r->size, r->hva, 0);
 
-        if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-            return -errno;
+        if (ret < 0)
+            return ret;
     }
     return 0;
+}
+
+int vm_punch_ram_hole(struct vm *vm, uint64_t gpa, uint64_t size)
+{
+    const struct gmem_region *r = &vm->mem->regions[0];
+    uint64_t end = gpa + size;
+    int ret;
+
+    if (!size || (gpa | size) & 0xfff || gpa <= r->gpa || end >= r->gpa + r->size)
+        return -EINVAL;
+    /* KVM cannot shrink a slot: it goes, and two come in its place. */
+    ret = set_slot(vm, 0, r->gpa, 0, r->hva, 0);
+    if (ret == 0)
+        ret = set_slot(vm, 0, r->gpa, gpa - r->gpa, r->hva, 0);
+    if (ret == 0)
+        ret = set_slot(vm, VM_SLOT_RAM_SPLIT, end, r->gpa + r->size - end, r->hva + (end - r->gpa), 0);
+    return ret;
+}
+
+int vm_map_host_memory(struct vm *vm, uint64_t gpa, uint64_t size, void *hva, unsigned flags)
+{
+    uint_fast64_t used = atomic_load(&vm->host_slots);
+    unsigned i;
+    int r;
+
+    if (!size || (gpa | size | (uintptr_t)hva) & 0xfff)
+        return -EINVAL;
+    do {
+        for (i = 0; i < VM_SLOT_HOST_COUNT && (used >> i) & 1; i++)
+            ;
+        if (i == VM_SLOT_HOST_COUNT)
+            return -ENOSPC;
+    } while (!atomic_compare_exchange_weak(&vm->host_slots, &used, used | (1ull << i)));
+    r = set_slot(vm, VM_SLOT_HOST_BASE + i, gpa, size, hva,
+                 ((flags & VM_SLOT_READONLY) ? KVM_MEM_READONLY : 0) |
+                 ((flags & VM_SLOT_LOG_DIRTY) ? KVM_MEM_LOG_DIRTY_PAGES : 0));
+    if (r < 0) {
+        atomic_fetch_and(&vm->host_slots, ~(1ull << i));
+        return r;
+    }
+    return (int)(VM_SLOT_HOST_BASE + i);
+}
+
+int vm_unmap_host_memory(struct vm *vm, int slot)
+{
+    unsigned i = (unsigned)slot - VM_SLOT_HOST_BASE;
+    int r;
+
+    if (slot < VM_SLOT_HOST_BASE || i >= VM_SLOT_HOST_COUNT || !((atomic_load(&vm->host_slots) >> i) & 1))
+        return -EINVAL;
+    /* A size of 0 deletes the slot. */
+    r = set_slot(vm, (unsigned)slot, 0, 0, NULL, 0);
+    if (r == 0)
+        atomic_fetch_and(&vm->host_slots, ~(1ull << i));
+    return r;
+}
+
+int vm_get_dirty_log(struct vm *vm, int slot, uint64_t *bitmap)
+{
+    struct kvm_dirty_log log = { .slot = (uint32_t)slot, .dirty_bitmap = bitmap };
+
+    return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -errno : 0;
 }
 
 struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen)

@@ -91,6 +91,9 @@ struct vm {
 
     struct ratelimit rl_unhandled;
     struct ratelimit rl_fault;
+
+    /* Memory slots of vm_map_host_memory: bit i is slot VM_SLOT_HOST_BASE + i. */
+    atomic_uint_fast64_t host_slots;
 };
 
 /* Fills *err with a one-line message and returns NULL on failure. */
@@ -123,6 +126,22 @@ int vm_msi_group_signal(void *group, unsigned vec, uint64_t addr, uint32_t data)
 void vm_msi_group_free(struct vm_msi_group *g);
 /* An irq_line that drives a GSI of this VM's in-kernel irqchip. */
 struct irq_line vm_gsi(struct vm *vm, unsigned gsi);
+
+/* Host memory that the guest reaches without exits (a framebuffer, a ROM):
+ * hva, gpa and size page aligned. VM_SLOT_READONLY makes guest writes exit
+ * as MMIO; VM_SLOT_LOG_DIRTY has KVM record the pages the guest writes.
+ * Returns a slot number for the calls below, or -errno. */
+#define VM_SLOT_READONLY  0x1
+#define VM_SLOT_LOG_DIRTY 0x2
+/* Leaves [gpa, gpa + size) of low RAM out of KVM's memory slots so that
+ * guest accesses there reach the MMIO bus (the VGA window at 0xa0000).
+ * Before the vCPUs run; the range must lie inside the first RAM region. */
+int vm_punch_ram_hole(struct vm *vm, uint64_t gpa, uint64_t size);
+int vm_map_host_memory(struct vm *vm, uint64_t gpa, uint64_t size, void *hva, unsigned flags);
+int vm_unmap_host_memory(struct vm *vm, int slot);
+/* Sets a bit in bitmap (64-bit words, one bit per 4 KiB page of the slot)
+ * for each page the guest wrote since the last call, and restarts the log. */
+int vm_get_dirty_log(struct vm *vm, int slot, uint64_t *bitmap);
 
 int vm_start(struct vm *vm);
 void vm_pause(struct vm *vm);

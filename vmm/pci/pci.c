@@ -133,23 +133,83 @@ void pci_host_set_io_bus(struct pci_host *h, struct bus *pio)
 int pci_dev_set_bar(struct pci_dev *d, unsigned idx, uint64_t size, unsigned flags,
                     const struct bus_ops *ops, void *opaque)
 {
-    bool io = flags & PCI_BAR_IO, wide = flags & PCI_BAR_MEM64;
+    bool io = flags & PCI_BAR_IO, wide = flags & PCI_BAR_MEM64, prefetch = flags & PCI_BAR_PREFETCH;
     uint64_t mask = ~(size - 1);
     uint8_t *reg = &d->cfg[PCI_BAR0 + 4 * idx], *wm = &d->wmask[PCI_BAR0 + 4 * idx];
 
     if (idx >= PCI_NUM_BARS || (wide && idx + 1 >= PCI_NUM_BARS) || (io && wide) ||
-        size & (size - 1) || size < (io ? 4u : 16u) || (io && size > 256) || !ops)
+        (io && prefetch) || size & (size - 1) || size < (io ? 4u : 16u) || (io && size > 256) || !ops)
         return -EINVAL;
     d->bar[idx] = (struct pci_bar){ size, flags, ops, opaque, 0, false };
     /* The low bits say what the BAR is and are read-only; the address bits
      * below the size read as zero, which is how the guest sizes the BAR. */
-    pci_set32(reg, io ? 0x1 : (wide ? 0x4 : 0x0));
+    pci_set32(reg, io ? 0x1 : ((wide ? 0x4 : 0x0) | (prefetch ? 0x8 : 0x0)));
     pci_set32(wm, (uint32_t)mask & (io ? ~0x3u : ~0xfu));
     if (wide) {
         pci_set32(reg + 4, 0);
         pci_set32(wm + 4, (uint32_t)(mask >> 32));
     }
     return 0;
+}
+
+static void rom_read(void *opaque, uint64_t offset, uint8_t *data, unsigned size)
+{
+    const struct pci_dev *d = opaque;
+
+    memset(data, 0, size);
+    if (offset < d->rom_len)
+        memcpy(data, d->rom_data + offset, d->rom_len - offset < size ? d->rom_len - offset : size);
+}
+
+static void rom_write(void *opaque, uint64_t offset, const uint8_t *data, unsigned size)
+{
+}
+
+static const struct bus_ops rom_bus_ops = { .read = rom_read, .write = rom_write };
+
+int pci_dev_set_rom(struct pci_dev *d, const uint8_t *image, uint64_t len)
+{
+    uint64_t size = 2048;
+
+    if (!image || !len || len > (1u << 24))
+        return -EINVAL;
+    while (size < len)
+        size <<= 1;
+    d->rom = (struct pci_bar){ size, 0, &rom_bus_ops, d, 0, false };
+    d->rom_data = image;
+    d->rom_len = len;
+    pci_set32(&d->cfg[PCI_ROM_ADDRESS], 0);
+    pci_set32(&d->wmask[PCI_ROM_ADDRESS], (uint32_t)~(size - 1) | 1);
+    return 0;
+}
+
+/* The expansion ROM decodes with its enable bit and COMMAND's memory bit. */
+static void rom_update(struct pci_dev *d, uint16_t cmd)
+{
+    struct pci_bar *b = &d->rom;
+    uint32_t reg = pci_get32(&d->cfg[PCI_ROM_ADDRESS]);
+    uint64_t a = reg & ~(uint32_t)(b->size - 1), sizing = (uint32_t)~(b->size - 1);
+    bool want = (cmd & PCI_COMMAND_MEM) && (reg & 1) && a != 0 && a != sizing;
+
+    if (!b->size)
+        return;
+    if (b->mapped && (!want || b->mapped_at != a)) {
+        bus_unregister(d->host->mmio, b->mapped_at);
+        b->mapped = false;
+        if (d->ops && d->ops->bar_mapped)
+            d->ops->bar_mapped(d, PCI_ROM_SLOT, b->mapped_at, false);
+    }
+    if (want && !b->mapped) {
+        if (bus_register(d->host->mmio, a, b->size, b->ops, b->opaque, d->name) == 0) {
+            b->mapped = true;
+            b->mapped_at = a;
+            if (d->ops && d->ops->bar_mapped)
+                d->ops->bar_mapped(d, PCI_ROM_SLOT, a, true);
+        } else {
+            log_warn("%s: ROM at 0x%llx overlaps another device; not mapped",
+                     d->name ? d->name : "pci device", (unsigned long long)a);
+        }
+    }
 }
 
 static uint64_t bar_address(const struct pci_dev *d, unsigned idx)
@@ -188,17 +248,22 @@ static void bars_update(struct pci_dev *d)
         if (b->mapped && (!want || b->mapped_at != a)) {
             bus_unregister(bus, b->mapped_at);
             b->mapped = false;
+            if (d->ops && d->ops->bar_mapped)
+                d->ops->bar_mapped(d, i, b->mapped_at, false);
         }
         if (want && !b->mapped) {
             if (bus_register(bus, a, b->size, b->ops, b->opaque, d->name) == 0) {
                 b->mapped = true;
                 b->mapped_at = a;
+                if (d->ops && d->ops->bar_mapped)
+                    d->ops->bar_mapped(d, i, a, true);
             } else {
                 log_warn("%s: BAR %u at 0x%llx overlaps another device; not mapped",
                          d->name ? d->name : "pci device", i, (unsigned long long)a);
             }
         }
     }
+    rom_update(d, cmd);
 }
 
 static struct pci_dev *find(struct pci_host *h, unsigned bus, unsigned devfn)
@@ -235,7 +300,8 @@ static void config_write_locked(struct pci_host *h, unsigned bus, unsigned devfn
         d->cfg[off + i] = (uint8_t)((d->cfg[off + i] & ~m) | (b & m));
     }
     if (d->host && ((off < PCI_COMMAND + 2 && off + size > PCI_COMMAND) ||
-                    (off < PCI_BAR0 + 24 && off + size > PCI_BAR0)))
+                    (off < PCI_BAR0 + 24 && off + size > PCI_BAR0) ||
+                    (off < PCI_ROM_ADDRESS + 4 && off + size > PCI_ROM_ADDRESS)))
         bars_update(d);
     if (d->ops && d->ops->config_written)
         d->ops->config_written(d, off, size);

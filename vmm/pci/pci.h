@@ -30,6 +30,10 @@ struct pci_dev;
 struct pci_dev_ops {
     /* Called after the generic write (with wmask applied) has landed. */
     void (*config_written)(struct pci_dev *dev, unsigned offset, unsigned size);
+    /* Optional: BAR idx (PCI_ROM_SLOT for the expansion ROM) now decodes
+     * at addr, or no longer decodes (mapped false); called with the host
+     * lock held, after the bus has been updated. */
+    void (*bar_mapped)(struct pci_dev *dev, unsigned idx, uint64_t addr, bool mapped);
 };
 
 #define PCI_BAR0          0x10
@@ -38,6 +42,9 @@ struct pci_dev_ops {
 #define PCI_COMMAND_MEM   0x2
 #define PCI_BAR_IO        0x1       /* flags for pci_dev_set_bar */
 #define PCI_BAR_MEM64     0x4
+#define PCI_BAR_PREFETCH  0x8
+#define PCI_ROM_ADDRESS   0x30
+#define PCI_ROM_SLOT      PCI_NUM_BARS  /* idx of the ROM for bar_mapped */
 
 struct pci_bar {
     uint64_t size;              /* 0: unused */
@@ -57,6 +64,9 @@ struct pci_dev {
     void *opaque;
     const char *name;
     struct pci_bar bar[PCI_NUM_BARS];
+    struct pci_bar rom;         /* expansion ROM, read-only */
+    const uint8_t *rom_data;    /* borrowed: outlives the device */
+    uint64_t rom_len;
     struct pci_host *host;      /* borrowed, set when added */
 };
 
@@ -65,6 +75,12 @@ struct pci_dev {
  * the guest programs an address and enables decoding in COMMAND. */
 int pci_dev_set_bar(struct pci_dev *d, unsigned idx, uint64_t size, unsigned flags,
                     const struct bus_ops *ops, void *opaque);
+
+/* Gives the device an expansion ROM (config 0x30) holding image: the BAR
+ * is the image's size rounded up to a power of two (at least 2 KiB); it
+ * decodes read-only when the guest sets its enable bit and COMMAND's memory
+ * bit. image is borrowed. */
+int pci_dev_set_rom(struct pci_dev *d, const uint8_t *image, uint64_t len);
 
 struct pm;
 
