@@ -7,7 +7,9 @@
  *       carriage returns left out), and prints one line:
  *       milliseconds from the VMM's start to the first console line that
  *       begins with MARKER, and to the VMM's exit, its exit status and the
- *       console bytes before the marker. Kills the VMM (status 137) after
+ *       console bytes before the marker; and, taken when the marker came,
+ *       the VMM's resident and huge-page memory and its VM's counters from
+ *       KVM's debugfs (if mounted). Kills the VMM (status 137) after
  *       TIMEOUT seconds. Exits 1 when the marker never came.
  *   fill FILE MIB                           (in L1)
  *       Writes a raw disk image of MIB MiB of data (no holes, no zero
@@ -21,6 +23,7 @@
  *       with iopl(3) or with ioperm(); prints what failed if it returns.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -62,6 +65,65 @@ static int write_all(int fd, const char *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* KVM's counters for the VM of process pid, as " kvm_NAME=VALUE" fields.
+ * Its debugfs directory is named PID-FD; the counters are sums over its
+ * vCPUs (exits by kind, page faults, TLB flushes, emulated instructions)
+ * and how the guest's memory is mapped (pages_4k, pages_2m). */
+static void kvm_stats(pid_t pid, char *out, size_t len)
+{
+    static const char *const names[] = {
+        "exits", "io_exits", "mmio_exits", "halt_exits", "irq_exits", "irq_window_exits",
+        "request_irq_exits", "signal_exits", "pf_taken", "pf_fixed", "pf_emulate",
+        "pf_spurious", "pf_guest", "tlb_flush", "invlpg", "insn_emulation",
+        "irq_injections", "hypercalls", "pages_4k", "pages_2m", "pages_1g",
+    };
+    char prefix[32], path[512], val[64];
+    struct dirent *e;
+    DIR *d = opendir("/sys/kernel/debug/kvm");
+    size_t used = 0;
+
+    out[0] = 0;
+    if (!d)
+        return;
+    snprintf(prefix, sizeof prefix, "%d-", (int)pid);
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            snprintf(path, sizeof path, "/sys/kernel/debug/kvm/%s/%s", e->d_name, names[i]);
+            int fd = open(path, O_RDONLY);
+            ssize_t n = fd < 0 ? -1 : read(fd, val, sizeof val - 1);
+            if (fd >= 0)
+                close(fd);
+            if (n <= 0)
+                continue;
+            val[n] = 0;
+            val[strcspn(val, "\n")] = 0;
+            used += snprintf(out + used, used < len ? len - used : 0, " kvm_%s=%s", names[i], val);
+        }
+        break;
+    }
+    closedir(d);
+}
+
+/* The VMM's resident memory and how much of it is in huge pages, in KiB. */
+static void memory_stats(pid_t pid, char *out, size_t len)
+{
+    char path[64], line[256];
+    long rss = -1, thp = -1;
+
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        while (fgets(line, sizeof line, f)) {
+            sscanf(line, "Rss: %ld", &rss);
+            sscanf(line, "AnonHugePages: %ld", &thp);
+        }
+        fclose(f);
+    }
+    snprintf(out, len, " rss_kib=%ld thp_kib=%ld", rss, thp);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -112,6 +174,7 @@ static int cmd_run(int argc, char **argv)
     size_t linelen = 0;
     long bytes = 0, bytes_before = -1;
     double t_marker = -1, t_exit = -1;
+    char stats[2048] = "", mem[128] = "";
     int status = -1, killed = 0, eof = 0, tline_start = 1;
     char buf[65536];
 
@@ -154,6 +217,10 @@ static int cmd_run(int argc, char **argv)
         }
         if (n == 0)
             eof = 1;
+        if (t_marker >= 0 && !mem[0] && t_exit < 0) {
+            memory_stats(pid, mem, sizeof mem);
+            kvm_stats(pid, stats, sizeof stats);
+        }
         if (last)
             break;
         if (now_ms() - t0 > timeout_ms && !killed) {
@@ -175,8 +242,8 @@ static int cmd_run(int argc, char **argv)
         }
     }
     fclose(tlog);
-    printf("marker_ms=%.1f exit_ms=%.1f status=%d bytes_before_marker=%ld bytes=%ld%s\n",
-           t_marker, t_exit, status, bytes_before, bytes, killed ? " killed=1" : "");
+    printf("marker_ms=%.1f exit_ms=%.1f status=%d bytes_before_marker=%ld bytes=%ld%s%s%s\n",
+           t_marker, t_exit, status, bytes_before, bytes, killed ? " killed=1" : "", mem, stats);
     fflush(stdout);
     return t_marker >= 0 ? 0 : 1;
 }

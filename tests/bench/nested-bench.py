@@ -60,7 +60,7 @@ QEMU_FILES = ["/usr/share/seabios/bios-256k.bin", "/usr/share/qemu/bios-microvm.
 VMMS = ["nook", "microvm", "pc"]
 VMM_NAMES = {"nook": "nook-vmm", "microvm": "QEMU microvm", "pc": "QEMU pc",
              "pc-novapic": "QEMU pc, vapic=off"}
-ROWS = ["boot", "quiet", "disk"]
+ROWS = ["boot", "quiet", "pvh", "disk"]
 
 
 def log(msg):
@@ -136,7 +136,7 @@ def build_helper(args):
     return dest
 
 
-def build_initramfs(args, busybox, helper, bzimage, modules):
+def build_initramfs(args, busybox, helper, bzimage, vmlinux, modules):
     l2 = root(busybox, os.path.join(HERE, "nested-bench-l2-init"))
     l2.copy("bin/bench-helper", helper, 0o755)
     for m in L2_MODULES:
@@ -156,6 +156,8 @@ def build_initramfs(args, busybox, helper, bzimage, modules):
     for lib in sorted(libs):
         l1.copy(lib, os.path.realpath(lib), 0o755)
     l1.copy("l2/kernel", bzimage, 0o644)
+    if "pvh" in args.rows.split(","):
+        l1.copy("l2/vmlinux", vmlinux, 0o644)
     l1.file("l2/initrd.cpio", l2)
     return l1.finish()
 
@@ -298,11 +300,13 @@ def phases(runs):
     """Where the time to /init went in each run: the VMM's own start up to
     the VM's creation, where kvm-clock starts (also the marker's way to
     L1); from there to the kernel's kvm-clock start (the rest of the VMM's
-    set-up, firmware, the bzImage's decompressor); the kernel (its log's
-    clock at /init). Then how long the VMM took to exit after /init, and
+    set-up, firmware, the bzImage's decompressor); the kernel (kvm-clock
+    from the kernel's start to /init). Then how long the VMM took to exit after /init, and
     how many console bytes came before the marker."""
     try:
-        kern = [float(r["l2_kernel_s"]) * 1000 for r in runs]
+        # The log's clock at /init, plus what its early clock missed.
+        kern = [float(r["l2_kernel_s"]) * 1000 - int(r["l2_stable_offset_ns"]) / 1e6
+                for r in runs]
         pre = [int(r["l2_clock_offset_ns"]) / 1e6 for r in runs]
     except (KeyError, ValueError):
         return []
@@ -320,6 +324,7 @@ def report(args, results):
     missing = []
     titles = {"boot": "boot to /init, console=ttyS0",
               "quiet": "boot to /init, console=ttyS0 quiet",
+              "pvh": "boot to /init, console=ttyS0 quiet, ELF kernel through its PVH entry",
               "disk": f"virtio-blk O_DIRECT read, {args.disk_mib} MiB, 1 MiB blocks"}
     table = []
     for row in [r for r in ROWS if r in args.rows.split(",")]:
@@ -376,7 +381,9 @@ def console_lines(path):
             lines.append((float(m.group(1)), re.sub(r"0x[0-9a-fA-F]+|\d+", "#", text), text))
             if text.startswith("BENCH-L2-INIT"):
                 break
-    return lines
+    # From the kernel's first line: firmware may print before it.
+    start = next((i for i, (_, _, t) in enumerate(lines) if t.startswith("Linux version")), 0)
+    return lines[start:]
 
 
 def report_console(args):
@@ -395,7 +402,7 @@ def report_console(args):
     for v in VMMS:
         first, last = lines[v][0], lines[v][-1]
         nbytes = sum(len(t) + 1 for _, _, t in lines[v])
-        print(f"  {VMM_NAMES[v]:13} first line at {first[0]:7.0f} ms, last at {last[0]:7.0f} ms,"
+        print(f"  {VMM_NAMES[v]:13} kernel's first line at {first[0]:7.0f} ms, /init at {last[0]:7.0f} ms,"
               f" {len(lines[v])} lines, {nbytes} bytes")
     nook = lines["nook"]
     for peer in ("microvm", "pc"):
@@ -415,6 +422,27 @@ def report_console(args):
         for d, dn, dq, nbytes, a, b in segs[:8] + [x for x in segs[-3:] if x[0] < 0]:
             print(f"    {d:+7.0f} ms ({dn:6.0f} vs {dq:6.0f}, {nbytes:5} bytes) "
                   f"{a[:50]!r} -> {b[:50]!r}")
+
+
+COUNTERS = ["exits", "io_exits", "mmio_exits", "halt_exits", "irq_exits", "irq_window_exits",
+            "pf_taken", "pf_fixed", "pf_emulate", "tlb_flush", "insn_emulation",
+            "irq_injections", "pages_4k", "pages_2m"]
+
+
+def report_counters(args, results):
+    """Medians of what L1's KVM counted for each VMM's VM up to /init's
+    marker, and how much of the VMM's memory was in huge pages then."""
+    rows = [r for r in ("boot", "quiet", "pvh") if r in args.rows.split(",")]
+    for row in rows:
+        runs = {v: results.get((row, v), []) for v in VMMS}
+        if not all(runs.values()) or "kvm_exits" not in runs["nook"][0]:
+            continue
+        print(f"\nL1's KVM up to /init, {row} (medians):")
+        print(f"  {'':22}" + "".join(f"{VMM_NAMES[v]:>14}" for v in VMMS))
+        for name in [f"kvm_{c}" for c in COUNTERS] + ["rss_kib", "thp_kib"]:
+            vals = {v: med([int(r[name]) for r in runs[v] if name in r]) for v in VMMS}
+            print(f"  {name:22}" + "".join(
+                f"{'-' if vals[v] is None else f'{vals[v]:.0f}':>14}" for v in VMMS))
 
 
 def report_profile(args, results):
@@ -461,7 +489,7 @@ def main():
     p.add_argument("--vmm", required=True, help="nook-vmm binary to put in L1")
     p.add_argument("--runs", type=int, default=3, help="runs of each VMM per row (default 3)")
     p.add_argument("--rows", default="boot,quiet,disk",
-                   help="what to measure, of boot,quiet,disk (default all)")
+                   help="what to measure, of boot,quiet,pvh,disk (default boot,quiet,disk)")
     p.add_argument("--disk-mib", type=int, default=256, help="disk image size (default 256)")
     p.add_argument("--profile", action="store_true",
                    help="also boot once under each VMM with initcall_debug and compare where "
@@ -481,9 +509,9 @@ def main():
                    help="seconds before QEMU (L0) is killed (default 3600)")
     p.add_argument("--l2-timeout", type=int, default=120,
                    help="seconds before L1 kills one L2 run (default 120)")
-    p.add_argument("--retries", type=int, default=8,
+    p.add_argument("--retries", type=int, default=10,
                    help="new L1s to start when L1 stops, for the rounds it did not finish "
-                   "(default 8)")
+                   "(default 10)")
     args = p.parse_args()
     args.out = os.path.abspath(args.out)
     args.vmm = os.path.abspath(args.vmm)
@@ -506,12 +534,12 @@ def main():
     except nested.Skip as e:
         die(str(e))
     helper = build_helper(args)
-    l1 = build_initramfs(args, busybox, helper, bzimage, modules)
+    l1 = build_initramfs(args, busybox, helper, bzimage, vmlinux, modules)
     initrd = os.path.join(args.out, "bench-l1.cpio")
     with open(initrd, "wb") as f:
         f.write(l1)
     for old in os.listdir(args.out):
-        if old.startswith("l2-") and old.endswith(".log"):
+        if old.startswith(("l1", "l2-")) and old.endswith(".log"):
             os.remove(os.path.join(args.out, old))
 
     log(f"{os.path.basename(deb)}; L1: QEMU TCG, 1 CPU, {args.l1_memory} MiB, "
@@ -532,13 +560,15 @@ def main():
         # so that the VMMs of one round still share one L1.
         done = completed_rounds(args, lines + got)
         lines = [t for t in lines + got if result_round(t) is not None and result_round(t) <= done]
-        notes.append(f"L1 stopped in attempt {attempt}; rounds {done + 1} to {args.runs} "
-                     f"and what follows them ran again in a new L1")
+        again = (f"rounds {done + 1} to {args.runs} and what follows them" if done < args.runs
+                 else "the runs after the rounds")
+        notes.append(f"L1 stopped in attempt {attempt}; {again} ran again in a new L1")
         log(notes[-1])
         first = done + 1
     results, failures = parse_results(lines)
     missing = report(args, results)
     report_console(args)
+    report_counters(args, results)
     if args.profile or args.exit_probe:
         report_profile(args, results)
     for note in notes:
