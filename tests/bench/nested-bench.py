@@ -35,12 +35,7 @@ import nested  # noqa: E402  (the kernel package, cpio, busybox and libraries)
 
 # Modules of the kernel package: KVM for L1, virtio-blk for L2 (virtio_mmio
 # for microvm's virtio-blk-device), each list in load order.
-L1_MODULES = [
-    "virt/lib/irqbypass.ko",
-    "drivers/crypto/ccp/ccp.ko",
-    "arch/x86/kvm/kvm.ko",
-    "arch/x86/kvm/kvm-amd.ko",
-]
+L1_MODULES = nested.KVM_MODULES
 L2_MODULES = [
     "drivers/virtio/virtio_ring.ko",
     "drivers/virtio/virtio.ko",
@@ -70,43 +65,6 @@ def log(msg):
 def die(msg):
     print(f"nested-bench: FAILED: {msg}", file=sys.stderr, flush=True)
     sys.exit(1)
-
-
-def unpack_kernel(out, deb):
-    """Unpacks the bzImage and the modules both guests load from deb into
-    out/bench-linux. Returns (bzImage path, {module path in the package:
-    path})."""
-    dest = os.path.join(out, "bench-linux")
-    stamp = os.path.join(dest, ".unpacked-from")
-    what = "\n".join([os.path.basename(deb)] + L1_MODULES + L2_MODULES)
-    if not (os.path.exists(stamp) and open(stamp).read() == what):
-        shutil.rmtree(dest, ignore_errors=True)
-        os.makedirs(dest)
-        wanted = ["./boot/vmlinuz-*"] + [f"./lib/modules/*/kernel/{m}*"
-                                         for m in L1_MODULES + L2_MODULES]
-        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
-        r = subprocess.run(["tar", "-x", "-C", dest, "--wildcards"] + wanted, stdin=tar.stdout)
-        tar.stdout.close()
-        if tar.wait() != 0 or r.returncode != 0:
-            raise RuntimeError(f"cannot unpack {deb}")
-        with open(stamp, "w") as f:
-            f.write(what)
-    boot = os.path.join(dest, "boot")
-    images = [f for f in os.listdir(boot) if f.startswith("vmlinuz-")]
-    if len(images) != 1:
-        raise RuntimeError(f"{deb} holds {len(images)} kernel images, expected one")
-    moddir = os.path.join(dest, "lib", "modules")
-    kver = os.listdir(moddir)[0]
-    modules = {}
-    for m in L1_MODULES + L2_MODULES:
-        base = os.path.join(moddir, kver, "kernel", m)
-        for ext in ("", ".xz", ".zst"):
-            if os.path.exists(base + ext):
-                modules[m] = base + ext
-                break
-        else:
-            raise RuntimeError(f"{deb} has no {m}")
-    return os.path.join(boot, images[0]), modules
 
 
 def root(busybox, init):
@@ -529,7 +487,7 @@ def main():
     try:
         busybox = nested.static_busybox()
         deb = os.path.abspath(args.deb) if args.deb else nested.kernel_deb(args.out)
-        bzimage, modules = unpack_kernel(args.out, deb)
+        bzimage, modules = nested.unpack_kernel(args.out, deb, L1_MODULES + L2_MODULES, "bench-linux")
         vmlinux = nested.extract_vmlinux(bzimage, os.path.join(args.out, "bench-linux", "vmlinux"))
     except nested.Skip as e:
         die(str(e))

@@ -99,20 +99,22 @@ def kernel_deb(out):
     return deb
 
 
-def unpack_kernel(out, deb):
-    """Unpacks the bzImage and the modules L1 and L2 load from deb into
-    out/linux (only those: the whole package is 400 MB of modules nobody
-    here loads). Returns (bzImage path, {module path in the package: path})."""
-    dest = os.path.join(out, "linux")
+def unpack_kernel(out, deb, wanted_modules=None, subdir="linux"):
+    """Unpacks the bzImage and the modules L1 and L2 load (or
+    wanted_modules) from deb into out/subdir (only those: the whole package
+    is 400 MB of modules nobody here loads). Returns (bzImage path,
+    {module path in the package: path})."""
+    wanted_modules = wanted_modules if wanted_modules is not None else KVM_MODULES + L2_MODULES
+    dest = os.path.join(out, subdir)
     stamp = os.path.join(dest, ".unpacked-from")
     # The stamp names the package and the modules, so that a list that grew
     # unpacks again.
-    what = "\n".join([os.path.basename(deb)] + KVM_MODULES + L2_MODULES)
+    what = "\n".join([os.path.basename(deb)] + wanted_modules)
     if not (os.path.exists(stamp) and open(stamp).read() == what):
         shutil.rmtree(dest, ignore_errors=True)
         os.makedirs(dest)
         wanted = ["./boot/vmlinuz-*"] + [f"./lib/modules/*/kernel/{m}*"
-                                         for m in KVM_MODULES + L2_MODULES]
+                                         for m in wanted_modules]
         tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
         r = subprocess.run(["tar", "-x", "-C", dest, "--wildcards"] + wanted, stdin=tar.stdout)
         tar.stdout.close()
@@ -127,7 +129,7 @@ def unpack_kernel(out, deb):
     modules = {}
     moddir = os.path.join(dest, "lib", "modules")
     kver = os.listdir(moddir)[0]
-    for m in KVM_MODULES + L2_MODULES:
+    for m in wanted_modules:
         base = os.path.join(moddir, kver, "kernel", m)
         for ext in ("", ".xz", ".zst"):
             if os.path.exists(base + ext):
