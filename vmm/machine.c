@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arch/x86/acpi.h"
+#include "core/keymap.h"
 #include "core/screendump.h"
 #include "core/vcpu.h"
 
@@ -185,6 +186,10 @@ static int machine_reset_hook(struct vm *vm, void *opaque)
     for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
         if (m->disks[i])
             virtio_pci_reset(&m->disks[i]->vpci);
+    if (m->vkbd)
+        virtio_pci_reset(&m->vkbd->vpci);
+    if (m->vtablet)
+        virtio_pci_reset(&m->vtablet->vpci);
     fw_cfg_reset(&m->fw_cfg);
 
     if (m->cfg.kernel) {
@@ -320,6 +325,8 @@ nomem:
 /* --vga std: the framebuffer BAR becomes a KVM memory slot whose dirty log
  * tells the device what the guest drew. */
 #define VGA_SLOT 2
+/* The virtio keyboard, and the tablet in the next slot. */
+#define INPUT_SLOT 8
 #define VGA_REFRESH_HZ 30
 
 static int vga_lfb_map(void *vm, uint64_t gpa, void *hva, uint64_t size)
@@ -373,13 +380,20 @@ static int add_vga(struct machine *m, char *err, size_t errlen)
     return 0;
 }
 
+struct console *machine_console(struct machine *m)
+{
+    return m->vga ? vga_console(m->vga) : NULL;
+}
+
 int machine_screendump(struct machine *m, const char *path, char *err, size_t errlen)
 {
-    if (!m->vga) {
+    struct console *c = machine_console(m);
+
+    if (!c) {
         snprintf(err, errlen, "the VM has no display (it runs with --vga none)");
         return -ENODEV;
     }
-    return screendump_png(vga_console(m->vga), path, err, errlen);
+    return screendump_png(c, path, err, errlen);
 }
 
 /* --disk FILE[,format=raw][,readonly] */
@@ -443,6 +457,83 @@ static int add_disk(struct machine *m, unsigned idx, const char *spec, char *err
     return r;
 }
 
+/* Input: the PS/2 keyboard and mouse always, a virtio keyboard and tablet
+ * when asked for; the router prefers the virtio ones once a driver runs. */
+static void ps2_key(void *opaque, unsigned code, bool down)
+{
+    uint8_t bytes[8];
+    size_t n = keymap_linux_to_set2(code, down, bytes);
+
+    if (n)
+        i8042_key(opaque, bytes, (unsigned)n);
+}
+
+static void ps2_rel(void *opaque, int dx, int dy, int wheel, unsigned buttons)
+{
+    i8042_mouse(opaque, dx, dy, wheel, (uint8_t)(buttons & 7));
+}
+
+static const struct input_device_ops ps2_kbd_ops = { .key = ps2_key };
+static const struct input_device_ops ps2_mouse_ops = { .rel = ps2_rel };
+
+static bool vinput_active(void *opaque)
+{
+    return virtio_input_active(opaque);
+}
+
+static void vinput_key(void *opaque, unsigned code, bool down)
+{
+    virtio_input_send(opaque, INPUT_EV_KEY, (uint16_t)code, down);
+    virtio_input_send(opaque, INPUT_EV_SYN, INPUT_SYN_REPORT, 0);
+}
+
+static void vinput_abs(void *opaque, unsigned x, unsigned y, int wheel, unsigned buttons)
+{
+    struct virtio_input *d = opaque;
+    static const uint16_t codes[] = { INPUT_BTN_LEFT, INPUT_BTN_RIGHT, INPUT_BTN_MIDDLE,
+                                      INPUT_BTN_SIDE, INPUT_BTN_EXTRA };
+    unsigned changed = buttons ^ d->host_buttons;
+
+    d->host_buttons = buttons;
+    virtio_input_send(d, INPUT_EV_ABS, INPUT_ABS_X, (int32_t)x);
+    virtio_input_send(d, INPUT_EV_ABS, INPUT_ABS_Y, (int32_t)y);
+    for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (changed & (1u << i))
+            virtio_input_send(d, INPUT_EV_KEY, codes[i], !!(buttons & (1u << i)));
+    if (wheel)
+        virtio_input_send(d, INPUT_EV_REL, INPUT_REL_WHEEL, wheel);
+    virtio_input_send(d, INPUT_EV_SYN, INPUT_SYN_REPORT, 0);
+}
+
+static const struct input_device_ops vkbd_ops = { .key = vinput_key, .active = vinput_active };
+static const struct input_device_ops vtablet_ops = { .abs = vinput_abs, .active = vinput_active };
+
+static int add_input(struct machine *m, char *err, size_t errlen)
+{
+    int r = input_add_device(&m->input, "ps2-keyboard", INPUT_CAP_KEYBOARD, &ps2_kbd_ops, &m->kbc);
+
+    r |= input_add_device(&m->input, "ps2-mouse", INPUT_CAP_REL, &ps2_mouse_ops, &m->kbc);
+    if (!m->cfg.virtio_input)
+        return r;
+    m->vkbd = virtio_input_new(VIRTIO_INPUT_KEYBOARD, m->vm->mem,
+                               (struct msi_sink){ vm_signal_msi, m->vm },
+                               vm_gsi(m->vm, pci_intx_gsi(INPUT_SLOT, 0)));
+    m->vtablet = virtio_input_new(VIRTIO_INPUT_TABLET, m->vm->mem,
+                                  (struct msi_sink){ vm_signal_msi, m->vm },
+                                  vm_gsi(m->vm, pci_intx_gsi(INPUT_SLOT + 1, 0)));
+    if (!m->vkbd || !m->vtablet) {
+        snprintf(err, errlen, "cannot create the virtio input devices: out of memory");
+        return -ENOMEM;
+    }
+    r |= pci_add_device(&m->pci, INPUT_SLOT, &m->vkbd->vpci.pci);
+    r |= pci_add_device(&m->pci, INPUT_SLOT + 1, &m->vtablet->vpci.pci);
+    r |= input_add_device(&m->input, "virtio-keyboard", INPUT_CAP_KEYBOARD, &vkbd_ops, m->vkbd);
+    r |= input_add_device(&m->input, "virtio-tablet", INPUT_CAP_ABS, &vtablet_ops, m->vtablet);
+    if (r)
+        snprintf(err, errlen, "cannot add the virtio input devices");
+    return r ? -EINVAL : 0;
+}
+
 struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void *), void *quit_opaque,
                             char *err, size_t errlen)
 {
@@ -458,6 +549,7 @@ struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void 
     m->rtc.timer_fd = -1;
     m->quit = quit;
     m->quit_opaque = quit_opaque;
+    input_init(&m->input);
     if (cfg->debugcon) {
         m->debugcon_fd = open(cfg->debugcon, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (m->debugcon_fd < 0) {
@@ -480,6 +572,8 @@ struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void 
     if (build_board(m, err, errlen) < 0)
         goto fail;
     if (cfg->vga && add_vga(m, err, errlen) < 0)
+        goto fail;
+    if (add_input(m, err, errlen) < 0)
         goto fail;
     for (unsigned i = 0; cfg->disks && cfg->disks[i]; i++) {
         if (i == MACHINE_MAX_DISKS) {
@@ -552,7 +646,10 @@ void machine_free(struct machine *m)
         vm_free(m->vm);
         for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
             virtio_blk_free(m->disks[i]);
+        virtio_input_free(m->vkbd);
+        virtio_input_free(m->vtablet);
     }
+    input_destroy(&m->input);
     if (m->bios)
         munmap(m->bios, m->bios_size);
     if (m->debugcon_fd >= 0)

@@ -6,6 +6,7 @@
 
 #include "arch/x86/boot.h"
 #include "core/chardev.h"
+#include "core/input.h"
 #include "core/vm.h"
 #include "fw/fw_cfg.h"
 #include "hw/debug_exit.h"
@@ -16,6 +17,7 @@
 #include "hw/vga.h"
 #include "pci/pci.h"
 #include "virtio/blk.h"
+#include "virtio/input.h"
 
 #define MACHINE_MAX_DISKS 4
 
@@ -32,6 +34,7 @@ struct machine_config {
     bool no_reboot;
     const char *const *disks;   /* "FILE[,format=raw][,readonly]", NULL-terminated */
     bool vga;                   /* std VGA in PCI slot 2 */
+    bool virtio_input;          /* a virtio keyboard and tablet beside PS/2 */
 };
 
 struct machine {
@@ -49,6 +52,8 @@ struct machine {
     struct virtio_blk *disks[MACHINE_MAX_DISKS];    /* owned */
     struct vm_msi_group *disk_msi[MACHINE_MAX_DISKS]; /* owned: their interrupts */
     struct vga *vga;            /* owned; NULL without a display */
+    struct input input;         /* routes front ends' events to the devices */
+    struct virtio_input *vkbd, *vtablet;    /* owned; NULL without virtio input */
     int debugcon_fd;
 
     uint8_t *bios;              /* owned mapping of the firmware image */
@@ -68,6 +73,8 @@ void machine_free(struct machine *m);
 int machine_start(struct machine *m);
 /* Presses the ACPI power button: a guest with ACPI shuts down. */
 void machine_power_button(struct machine *m);
+/* The console of the graphics card, NULL without one. */
+struct console *machine_console(struct machine *m);
 /* Writes the display's picture to path as PNG: 0, -ENODEV when the machine
  * has no display, or -errno; err says why. */
 int machine_screendump(struct machine *m, const char *path, char *err, size_t errlen);

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../display/spice.h"
 #include "core/control.h"
+#include "core/keymap.h"
 #include "core/options.h"
 #include "machine.h"
 
@@ -17,6 +19,7 @@
 struct app {
     struct machine *machine;
     struct control_server *control;
+    struct spice_display *spice;
     GMainLoop *loop;
     char *name;
     int status;
@@ -190,6 +193,116 @@ static bool cmd_screendump(void *opaque, JsonObject *args, JsonBuilder *b, GErro
     return true;
 }
 
+/* send-key {"keys": "ctrl-alt-delete"}: presses the keys in order and lets
+ * go of them the other way round. */
+static bool cmd_send_key(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+    JsonNode *keys = args ? json_object_get_member(args, "keys") : NULL;
+    unsigned codes[16], n = 0;
+    g_auto(GStrv) names = NULL;
+
+    if (!keys || !JSON_NODE_HOLDS_VALUE(keys) || json_node_get_value_type(keys) != G_TYPE_STRING) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_INVALID_ARGUMENT,
+                    "'keys' must be key names joined by '-', such as \"ctrl-alt-delete\"");
+        return false;
+    }
+    names = g_strsplit(json_node_get_string(keys), "-", -1);
+    for (unsigned i = 0; names[i]; i++) {
+        unsigned code = keymap_name_to_linux(names[i]);
+
+        if (!code) {
+            g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_INVALID_ARGUMENT, "unknown key name '%s'", names[i]);
+            return false;
+        }
+        if (n == G_N_ELEMENTS(codes)) {
+            g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_INVALID_ARGUMENT, "at most %u keys at once",
+                        (unsigned)G_N_ELEMENTS(codes));
+            return false;
+        }
+        codes[n++] = code;
+    }
+    if (!n) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_INVALID_ARGUMENT, "'keys' names no key");
+        return false;
+    }
+    for (unsigned i = 0; i < n; i++)
+        input_key(&app->machine->input, codes[i], true);
+    for (unsigned i = n; i-- > 0;)
+        input_key(&app->machine->input, codes[i], false);
+    return true;
+}
+
+static bool int_member(JsonObject *args, const char *name, gint64 lo, gint64 hi, gint64 def,
+                       gint64 *out, GError **error)
+{
+    JsonNode *n = args ? json_object_get_member(args, name) : NULL;
+
+    if (!n) {
+        *out = def;
+        if (def >= lo)
+            return true;
+    } else if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64) {
+        *out = json_node_get_int(n);
+        if (*out >= lo && *out <= hi)
+            return true;
+    }
+    g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_INVALID_ARGUMENT,
+                "'%s' must be a whole number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, name, lo, hi);
+    return false;
+}
+
+/* send-pointer {"x", "y"} (0-32767 across the screen) or {"dx", "dy"}, with
+ * "buttons" (bit 0 left, 1 right, 2 middle) and "wheel". */
+static bool cmd_send_pointer(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+    bool absolute = args && (json_object_has_member(args, "x") || json_object_has_member(args, "y"));
+    gint64 x, y, buttons, wheel;
+
+    if (!int_member(args, "buttons", 0, 31, 0, &buttons, error) ||
+        !int_member(args, "wheel", -127, 127, 0, &wheel, error))
+        return false;
+    if (absolute) {
+        if (!int_member(args, "x", 0, INPUT_ABS_MAX, -1, &x, error) ||
+            !int_member(args, "y", 0, INPUT_ABS_MAX, -1, &y, error))
+            return false;
+        if (!input_absolute(&app->machine->input)) {
+            g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_WRONG_STATE,
+                        "the guest uses no absolute pointer now: send dx and dy");
+            return false;
+        }
+        input_abs(&app->machine->input, (unsigned)x, (unsigned)y, (int)wheel, (unsigned)buttons);
+    } else {
+        if (!int_member(args, "dx", -4096, 4096, 0, &x, error) ||
+            !int_member(args, "dy", -4096, 4096, 0, &y, error))
+            return false;
+        input_rel(&app->machine->input, (int)x, (int)y, (int)wheel, (unsigned)buttons);
+    }
+    return true;
+}
+
+static void add_target(JsonBuilder *b, const char *member, const char *name)
+{
+    json_builder_set_member_name(b, member);
+    if (name)
+        json_builder_add_string_value(b, name);
+    else
+        json_builder_add_null_value(b);
+}
+
+static bool cmd_query_input(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct input *in = &((struct app *)opaque)->machine->input;
+
+    add_target(b, "keyboard", input_target(in, INPUT_CAP_KEYBOARD));
+    add_target(b, "mouse", input_target(in, INPUT_CAP_REL));
+    add_target(b, "tablet", input_target(in, INPUT_CAP_ABS));
+    json_builder_set_member_name(b, "absolute");
+    json_builder_add_boolean_value(b, input_absolute(in));
+    return true;
+}
+
 static const struct control_cmd commands[] = {
     { "query-status", cmd_query_status },
     { "query-version", cmd_query_version },
@@ -199,6 +312,9 @@ static const struct control_cmd commands[] = {
     { "powerdown", cmd_powerdown },
     { "quit", cmd_quit },
     { "screendump", cmd_screendump },
+    { "send-key", cmd_send_key },
+    { "send-pointer", cmd_send_pointer },
+    { "query-input", cmd_query_input },
     { NULL, NULL },
 };
 
@@ -206,8 +322,8 @@ static const struct control_cmd commands[] = {
 
 static char *opt_memory = "512M", *opt_kernel, *opt_initrd, *opt_append, *opt_firmware;
 static char *opt_serial = "stdio", *opt_display = "none", *opt_control, *opt_name;
-static char *opt_accel = "kvm", *opt_debugcon, *opt_vga;
-static char **opt_disks;
+static char *opt_accel = "kvm", *opt_debugcon, *opt_vga, *opt_spice;
+static char **opt_disks, *opt_input;
 static int opt_cpus = 1;
 static gboolean opt_no_reboot, opt_verbose, opt_version, opt_sync_teardown;
 
@@ -221,9 +337,14 @@ static const GOptionEntry entries[] = {
     { "disk", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_disks,
       "A virtio-blk disk: FILE[,format=raw][,readonly] (repeatable)", "SPEC" },
     { "serial", 0, 0, G_OPTION_ARG_STRING, &opt_serial, "COM1: stdio, none, file:PATH or unix:PATH", "SPEC" },
-    { "display", 0, 0, G_OPTION_ARG_STRING, &opt_display, "Display: none", "KIND" },
+    { "display", 0, 0, G_OPTION_ARG_STRING, &opt_display, "Display: none or spice", "KIND" },
+    { "spice", 0, 0, G_OPTION_ARG_STRING, &opt_spice,
+      "SPICE listener: unix:PATH (default $XDG_RUNTIME_DIR/nook/NAME/spice.sock) or "
+      "tcp:ADDR:PORT,password-file=FILE[,tls-port=N,x509-dir=DIR]; implies --display spice", "SPEC" },
     { "vga", 0, 0, G_OPTION_ARG_STRING, &opt_vga,
       "Graphics card: std or none (default std with firmware, none with --kernel)", "KIND" },
+    { "input", 0, 0, G_OPTION_ARG_STRING, &opt_input,
+      "Keyboard and pointer: ps2, or virtio (a virtio keyboard and tablet as well; the default with a graphics card)", "KIND" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &opt_control,
       "Control socket (default $XDG_RUNTIME_DIR/nook/NAME/control.sock), or none", "PATH" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "VM name (default vm-PID)", "NAME" },
@@ -302,14 +423,24 @@ int main(int argc, char **argv)
     if (opt_cpus < 1 || opt_cpus > VM_MAX_CPUS)
         return config_error("--cpus %d: must be between 1 and %d", opt_cpus, VM_MAX_CPUS);
     cfg.ncpus = (unsigned)opt_cpus;
-    if (strcmp(opt_display, "none") != 0)
-        return config_error("--display %s: only 'none' is available in this build", opt_display);
+    if (opt_spice && strcmp(opt_display, "none") == 0)
+        opt_display = "spice";
+    if (strcmp(opt_display, "none") != 0 && strcmp(opt_display, "spice") != 0)
+        return config_error("--display %s: expected none or spice", opt_display);
+    if (opt_spice && strcmp(opt_display, "spice") != 0)
+        return config_error("--spice needs --display spice");
     if (!opt_vga)
         cfg.vga = !opt_kernel;
     else if (strcmp(opt_vga, "std") == 0 || strcmp(opt_vga, "none") == 0)
         cfg.vga = strcmp(opt_vga, "std") == 0;
     else
         return config_error("--vga %s: expected std or none", opt_vga);
+    if (!opt_input)
+        cfg.virtio_input = opt_vga ? strcmp(opt_vga, "none") != 0 : !opt_kernel;
+    else if (strcmp(opt_input, "virtio") == 0 || strcmp(opt_input, "ps2") == 0)
+        cfg.virtio_input = strcmp(opt_input, "virtio") == 0;
+    else
+        return config_error("--input %s: expected ps2 or virtio", opt_input);
     if (strcmp(opt_accel, "kvm") == 0)
         cfg.accel_path = "/dev/kvm";
     else if (strcmp(opt_accel, "nookhv") == 0)
@@ -351,6 +482,27 @@ int main(int argc, char **argv)
         }
     }
 
+    if (strcmp(opt_display, "spice") == 0) {
+        g_autofree char *spec = NULL;
+
+        if (!machine_console(app.machine)) {
+            control_server_free(app.control);
+            machine_free(app.machine);
+            return config_error("--display spice: the VM has no graphics card (--vga none)");
+        }
+        spec = opt_spice ? g_strdup(opt_spice)
+                         : g_strdup_printf("unix:%s/nook/%s/spice.sock", g_get_user_runtime_dir(), app.name);
+        app.spice = spice_display_new(spec, app.name, machine_console(app.machine), &app.machine->input,
+                                      err, sizeof(err));
+        if (!app.spice) {
+            control_server_free(app.control);
+            machine_free(app.machine);
+            return config_error("%s", err);
+        }
+        if (spice_display_socket(app.spice))
+            log_info("SPICE display on %s", spice_display_socket(app.spice));
+    }
+
     /* Everything that needs privileges is open; nothing exec'd later may
      * gain more. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -385,6 +537,7 @@ int main(int argc, char **argv)
         control_server_flush(app.control);
         control_server_free(app.control);
     }
+    spice_display_free(app.spice);
     if (!opt_sync_teardown)
         vm_detach_teardown(app.machine->vm);
     g_source_remove(wake_watch);

@@ -211,7 +211,8 @@ int main(int argc, char **argv)
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_summary(ctx,
         "Commands: status, pause, resume, reset, quit, version, events (follow events),\n"
-        "screendump FILE (the screen as PNG), or any control-protocol command name\n"
+        "screendump FILE (the screen as PNG), send-key KEYS (such as ctrl-alt-delete),\n"
+        "or any control-protocol command name (send-pointer x=N y=N, query-input, ...)\n"
         "such as query-status.");
     if (!g_option_context_parse(ctx, &argc, &argv, &error))
         return die(EXIT_USAGE, "%s (see --help)", error->message);
@@ -228,6 +229,10 @@ int main(int argc, char **argv)
         g_autofree char *abs = g_canonicalize_filename(argv[2], NULL);
 
         file_arg = g_strconcat("file=", abs, NULL);
+        argv[2] = file_arg;
+    }
+    if (strcmp(cmd, "send-key") == 0 && argc == 3 && !strchr(argv[2], '=')) {
+        file_arg = g_strconcat("keys=", argv[2], NULL);
         argv[2] = file_arg;
     }
 

@@ -84,6 +84,8 @@ def qemu_command(args, image, disk=None):
                 "-device", f"virtio-blk-pci,drive=disk0,disable-legacy=on,addr={QEMU_DISK_ADDR}"]
     if args.screendump:
         cmd += ["-qmp", f"unix:{args.screendump_dir}/qmp.sock,server=on,wait=off"]
+    if args.spice:
+        cmd += ["-spice", f"unix=on,addr={args.screendump_dir}/qemu-spice.sock,disable-ticketing=on"]
     return cmd + args.qemu_arg
 
 
@@ -100,6 +102,8 @@ def vmm_command(args, image, disk=None):
         cmd += ["--disk", disk]
     if args.screendump:
         cmd += ["--control", f"{args.screendump_dir}/nook.sock"]
+    if args.spice:
+        cmd += ["--display", "spice", "--spice", f"unix:{args.screendump_dir}/nook-spice.sock"]
     return cmd + args.vmm_arg
 
 
@@ -124,9 +128,35 @@ def control_request(path, requests):
         return reply
 
 
+def spice_screenshot(args, run):
+    """The picture a SPICE client sees: spicy-screenshot connects to the
+    VMM's SPICE socket. The display is sent at the device's refresh rate,
+    so a picture that is not the expected one yet is taken again."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import images
+    import pictures
+    sock = os.path.join(args.screendump_dir, ("nook" if run.is_vmm else "qemu") + "-spice.sock")
+    path = os.path.join(args.screendump_dir, ("nook-vmm" if run.is_vmm else "qemu") + "-spice.ppm")
+    expected = pictures.PICTURES[args.expect_picture]() if args.expect_picture else None
+    for _ in range(10):
+        proc = subprocess.run(["spicy-screenshot", f"--uri=spice+unix://{sock}", "-o", path],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        if proc.returncode != 0:
+            run.errors.append(f"spicy-screenshot failed: {proc.stdout.decode(errors='replace')}")
+            return
+        if not expected or not images.first_difference(images.read_image(path), expected):
+            break
+        time.sleep(0.3)
+    run.screendump = path
+
+
 def take_screendump(args, run):
     """The VMM's picture, through its control socket (nook-vmm: PNG) or
-    QMP (QEMU: PPM, which every QEMU version writes)."""
+    QMP (QEMU: PPM, which every QEMU version writes), or with --spice
+    through a SPICE client."""
+    if args.spice:
+        spice_screenshot(args, run)
+        return
     if run.is_vmm:
         path = os.path.join(args.screendump_dir, "nook-vmm.png")
         reply = control_request(os.path.join(args.screendump_dir, "nook.sock"),
@@ -377,6 +407,9 @@ def main():
     p.add_argument("--expect-picture", metavar="NAME",
                    help="with --screendump: each picture must equal the one pictures.py draws "
                         "under NAME")
+    p.add_argument("--spice", action="store_true",
+                   help="with --screendump: each VMM serves a SPICE display on a unix socket and "
+                        "the pictures are taken by spicy-screenshot (spice-client-gtk)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per VMM run")
     p.add_argument("image")
     args = p.parse_args()
@@ -401,6 +434,10 @@ def main():
     if not args.vmm and not args.qemu:
         print("SKIP: neither nook-vmm nor QEMU to run")
         return SKIP
+
+    if args.spice and not shutil.which("spicy-screenshot"):
+        print("spicy-screenshot not found: install spice-client-gtk (tests/setup-debian.sh test)")
+        return 1
 
     disk_size = args.disk_image * 1024 if args.disk_image else 0
     if disk_size % SECTOR:

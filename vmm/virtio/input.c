@@ -241,6 +241,16 @@ int virtio_input_send(struct virtio_input *d, uint16_t type, uint16_t code, int3
     return r;
 }
 
+bool virtio_input_active(struct virtio_input *d)
+{
+    uint8_t status;
+
+    pthread_mutex_lock(&d->vpci.lock);
+    status = d->vpci.status;
+    pthread_mutex_unlock(&d->vpci.lock);
+    return (status & VIRTIO_STATUS_DRIVER_OK) && !(status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
 uint8_t virtio_input_leds(struct virtio_input *d)
 {
     uint8_t v;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "virtio-pci.h"
@@ -52,6 +53,7 @@ struct virtio_input {
     struct virtio_input_event ring[VIRTIO_INPUT_PENDING];
     unsigned head, ready, building;
     uint8_t leds;               /* LED bits the driver last set (keyboard) */
+    unsigned host_buttons;      /* buttons the machine last reported down (tablet) */
     unsigned dropped;           /* reports lost while the ring was full */
     struct virtq_req *req;      /* owned scratch */
     struct ratelimit rl;
@@ -64,5 +66,7 @@ void virtio_input_free(struct virtio_input *d);
  * soon as it has buffers for it. Any thread. 0, or -ENOSPC when the report
  * was dropped because the guest is not reading. */
 int virtio_input_send(struct virtio_input *d, uint16_t type, uint16_t code, int32_t value);
+/* Whether a driver has the device running (DRIVER_OK, no reset pending). */
+bool virtio_input_active(struct virtio_input *d);
 /* What the driver last set the keyboard's LEDs to (bit n: LED code n). */
 uint8_t virtio_input_leds(struct virtio_input *d);
