@@ -282,6 +282,31 @@ static bool cmd_send_pointer(void *opaque, JsonObject *args, JsonBuilder *b, GEr
     return true;
 }
 
+/* resize-display {"width", "height"}: what a window resized to that size
+ * would ask of the graphics card. */
+static bool cmd_resize_display(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+    struct console *con = machine_console(app->machine);
+    gint64 w, h;
+    int r;
+
+    if (!int_member(args, "width", 320, 16384, -1, &w, error) ||
+        !int_member(args, "height", 200, 16384, -1, &h, error))
+        return false;
+    if (!con) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_GENERIC, "the VM has no display (it runs with --vga none)");
+        return false;
+    }
+    r = console_request_size(con, (unsigned)w, (unsigned)h);
+    if (r < 0) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_GENERIC, "the graphics card cannot change size: %s",
+                    r == -ENOTSUP ? "it does not take size requests" : g_strerror(-r));
+        return false;
+    }
+    return true;
+}
+
 static void add_target(JsonBuilder *b, const char *member, const char *name)
 {
     json_builder_set_member_name(b, member);
@@ -315,6 +340,7 @@ static const struct control_cmd commands[] = {
     { "send-key", cmd_send_key },
     { "send-pointer", cmd_send_pointer },
     { "query-input", cmd_query_input },
+    { "resize-display", cmd_resize_display },
     { NULL, NULL },
 };
 
