@@ -88,6 +88,7 @@ struct spice_display {
     bool e0;
     unsigned e1;                /* bytes of a Pause sequence still to come */
     int tablet_w, tablet_h;
+    unsigned leds;              /* last told to clients */
     unsigned abs_x, abs_y, buttons;
 
     atomic_ulong frames;
@@ -630,7 +631,10 @@ static void kbd_push(SpiceKbdInstance *sin, uint8_t frag)
 
 static uint8_t kbd_leds(SpiceKbdInstance *sin)
 {
-    return 0;
+    struct spice_display *d = (struct spice_display *)((char *)sin - offsetof(struct spice_display, kbd));
+
+    /* INPUT_LED_* are SPICE's lock modifier bits. */
+    return (uint8_t)input_leds(d->in);
 }
 
 static const SpiceKbdInterface kbd_iface = {
@@ -747,6 +751,12 @@ static gboolean on_mode_poll(gpointer data)
 {
     struct spice_display *d = data;
     bool abs = input_absolute(d->in);
+    unsigned leds = input_leds(d->in);
+
+    if (leds != d->leds) {
+        d->leds = leds;
+        spice_server_kbd_leds(&d->kbd, (int)leds);
+    }
 
     if (abs && !d->tablet_added) {
         d->tablet.base.sif = &tablet_iface.base;

@@ -473,7 +473,12 @@ static void ps2_rel(void *opaque, int dx, int dy, int wheel, unsigned buttons)
     i8042_mouse(opaque, dx, dy, wheel, (uint8_t)(buttons & 7));
 }
 
-static const struct input_device_ops ps2_kbd_ops = { .key = ps2_key };
+static unsigned ps2_leds(void *opaque)
+{
+    return i8042_leds(opaque);
+}
+
+static const struct input_device_ops ps2_kbd_ops = { .key = ps2_key, .leds = ps2_leds };
 static const struct input_device_ops ps2_mouse_ops = { .rel = ps2_rel };
 
 static bool vinput_active(void *opaque)
@@ -505,7 +510,16 @@ static void vinput_abs(void *opaque, unsigned x, unsigned y, int wheel, unsigned
     virtio_input_send(d, INPUT_EV_SYN, INPUT_SYN_REPORT, 0);
 }
 
-static const struct input_device_ops vkbd_ops = { .key = vinput_key, .active = vinput_active };
+/* Linux numbers the LEDs 0 Num Lock, 1 Caps Lock, 2 Scroll Lock. */
+static unsigned vinput_leds(void *opaque)
+{
+    uint8_t l = virtio_input_leds(opaque);
+
+    return ((l & 1) ? INPUT_LED_NUM : 0) | ((l & 2) ? INPUT_LED_CAPS : 0) | ((l & 4) ? INPUT_LED_SCROLL : 0);
+}
+
+static const struct input_device_ops vkbd_ops = { .key = vinput_key, .active = vinput_active,
+                                                  .leds = vinput_leds };
 static const struct input_device_ops vtablet_ops = { .abs = vinput_abs, .active = vinput_active };
 
 static int add_input(struct machine *m, char *err, size_t errlen)

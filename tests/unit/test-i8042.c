@@ -274,6 +274,73 @@ static void test_disabled_interrupts(struct fixture *f, gconstpointer data)
     g_assert_cmphex(data_in(f), ==, 0x1e);
 }
 
+static void aux_cmd(struct fixture *f, uint8_t v)
+{
+    command(f, 0xd4);
+    data_out(f, v);
+    g_assert_cmphex(data_in(f), ==, 0xfa);
+}
+
+/* Sample rates 200, 100, 80 make the mouse an IntelliMouse: ID 3 and a
+ * fourth byte with the wheel, which counts towards the user. A reset
+ * makes it a plain mouse again. */
+static void test_intellimouse(struct fixture *f, gconstpointer data)
+{
+    static const uint8_t knock[] = { 200, 100, 80 };
+
+    i8042_mouse(&f->k, 1, 1, 1, 0);
+    assert_empty(f);            /* not enabled yet: nothing */
+    for (unsigned i = 0; i < 3; i++) {
+        aux_cmd(f, 0xf3);
+        aux_cmd(f, knock[i]);
+    }
+    aux_cmd(f, 0xf2);
+    g_assert_cmphex(data_in(f), ==, 3);
+    aux_cmd(f, 0xf4);
+    i8042_mouse(&f->k, -2, 0, 1, 0x04);
+    g_assert_cmphex(data_in(f), ==, 0x08 | 0x04 | 0x10);
+    g_assert_cmphex(data_in(f), ==, (uint8_t)-2);
+    g_assert_cmphex(data_in(f), ==, 0);
+    g_assert_cmphex(data_in(f), ==, (uint8_t)-1);
+    i8042_mouse(&f->k, 0, 0, -20, 0);
+    data_in(f), data_in(f), data_in(f);
+    g_assert_cmphex(data_in(f), ==, 7);         /* clamped to 4 bits */
+    assert_empty(f);
+
+    command(f, 0xd4);
+    data_out(f, 0xff);
+    g_assert_cmphex(data_in(f), ==, 0xfa);
+    g_assert_cmphex(data_in(f), ==, 0xaa);
+    g_assert_cmphex(data_in(f), ==, 0x00);
+    aux_cmd(f, 0xf2);
+    g_assert_cmphex(data_in(f), ==, 0);
+    /* The rates out of order do nothing. */
+    for (unsigned i = 3; i-- > 0;) {
+        aux_cmd(f, 0xf3);
+        aux_cmd(f, knock[i]);
+    }
+    aux_cmd(f, 0xf2);
+    g_assert_cmphex(data_in(f), ==, 0);
+}
+
+static void test_leds(struct fixture *f, gconstpointer data)
+{
+    g_assert_cmphex(i8042_leds(&f->k), ==, 0);
+    data_out(f, 0xed);
+    g_assert_cmphex(data_in(f), ==, 0xfa);
+    data_out(f, 0xff);          /* only the three lock LEDs exist */
+    g_assert_cmphex(data_in(f), ==, 0xfa);
+    g_assert_cmphex(i8042_leds(&f->k), ==, 7);
+    data_out(f, 0xed);
+    data_in(f);
+    data_out(f, 0x04);
+    data_in(f);
+    g_assert_cmphex(i8042_leds(&f->k), ==, 4);
+    data_out(f, 0xff);          /* keyboard reset */
+    data_in(f), data_in(f);
+    g_assert_cmphex(i8042_leds(&f->k), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -286,6 +353,8 @@ int main(int argc, char **argv)
     ADD("reset-line", test_reset_line);
     ADD("translation", test_translation);
     ADD("disabled-interrupts", test_disabled_interrupts);
+    ADD("intellimouse", test_intellimouse);
+    ADD("leds", test_leds);
 #undef ADD
     return g_test_run();
 }

@@ -123,6 +123,19 @@ bool input_absolute(struct input *in)
     return r;
 }
 
+unsigned input_leds(struct input *in)
+{
+    unsigned v = 0;
+    int t;
+
+    pthread_mutex_lock(&in->lock);
+    t = target(in, INPUT_CAP_KEYBOARD);
+    if (t >= 0 && in->dev[t].ops->leds)
+        v = in->dev[t].ops->leds(in->dev[t].opaque);
+    pthread_mutex_unlock(&in->lock);
+    return v;
+}
+
 const char *input_target(struct input *in, unsigned cap)
 {
     const char *name;

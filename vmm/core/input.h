@@ -38,6 +38,15 @@ struct input_device_ops {
     void (*abs)(void *opaque, unsigned x, unsigned y, int wheel, unsigned buttons);
     /* Whether the guest drives the device now; NULL: always. */
     bool (*active)(void *opaque);
+    /* The lock LEDs the guest set (INPUT_LED_*); NULL: none. */
+    unsigned (*leds)(void *opaque);
+};
+
+/* As a PS/2 keyboard numbers its LEDs (and SPICE its lock modifiers). */
+enum input_led {
+    INPUT_LED_SCROLL = 1u << 0,
+    INPUT_LED_NUM = 1u << 1,
+    INPUT_LED_CAPS = 1u << 2,
 };
 
 #define INPUT_MAX_DEVICES 8
@@ -72,5 +81,7 @@ void input_rel(struct input *in, int dx, int dy, int wheel, unsigned buttons);
 void input_abs(struct input *in, unsigned x, unsigned y, int wheel, unsigned buttons);
 /* Whether the guest uses an absolute pointer now. */
 bool input_absolute(struct input *in);
+/* The LEDs of the keyboard that gets keys now. */
+unsigned input_leds(struct input *in);
 /* The name of the device that gets events of this capability now, or NULL. */
 const char *input_target(struct input *in, unsigned cap);

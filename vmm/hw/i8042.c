@@ -104,6 +104,7 @@ static void kbd_reset_dev(struct i8042 *k)
     k->kbd_enabled = true;
     k->kbd_set = 2;
     k->kbd_cmd = 0;
+    k->kbd_leds = 0;
 }
 
 static void aux_reset_dev(struct i8042 *k)
@@ -115,6 +116,8 @@ static void aux_reset_dev(struct i8042 *k)
     k->aux_res = 2;
     k->aux_scaling = 1;
     k->aux_cmd = 0;
+    k->aux_id = 0;
+    memset(k->aux_rates, 0, sizeof(k->aux_rates));
 }
 
 void i8042_reset(struct i8042 *k)
@@ -159,6 +162,8 @@ static void kbd_write(struct i8042 *k, uint8_t v)
                 k->kbd_set = v;
             return;
         }
+        if (cmd == 0xed)
+            k->kbd_leds = v & 7;
         q_push(q, ACK);     /* LEDs (0xed) and typematic rate (0xf3) */
         return;
     }
@@ -207,9 +212,15 @@ static void aux_write(struct i8042 *k, uint8_t v)
         uint8_t cmd = k->aux_cmd;
 
         k->aux_cmd = 0;
-        if (cmd == 0xf3)
+        if (cmd == 0xf3) {
             k->aux_rate = v;
-        else if (cmd == 0xe8)
+            /* The IntelliMouse knock: rates 200, 100, 80 in a row. */
+            k->aux_rates[0] = k->aux_rates[1];
+            k->aux_rates[1] = k->aux_rates[2];
+            k->aux_rates[2] = v;
+            if (k->aux_rates[0] == 200 && k->aux_rates[1] == 100 && k->aux_rates[2] == 80)
+                k->aux_id = 3;
+        } else if (cmd == 0xe8)
             k->aux_res = v & 3;
         q_push(q, ACK);
         return;
@@ -235,11 +246,13 @@ static void aux_write(struct i8042 *k, uint8_t v)
         q_push(q, (uint8_t)(0x08 | (k->aux_buttons & 7)));
         q_push(q, 0);
         q_push(q, 0);
+        if (k->aux_id == 3)
+            q_push(q, 0);
         break;
     case 0xec: k->aux_wrap = false; q_push(q, ACK); break;
     case 0xee: k->aux_wrap = true; q_push(q, ACK); break;
     case 0xf0: k->aux_remote = true; q_push(q, ACK); break;
-    case 0xf2: q_push(q, ACK); q_push(q, 0x00); break;
+    case 0xf2: q_push(q, ACK); q_push(q, k->aux_id); break;
     case 0xf4: k->aux_enabled = true; q_push(q, ACK); break;
     case 0xf5: k->aux_enabled = false; q_push(q, ACK); break;
     case 0xf6: aux_reset_dev(k); q_push(q, ACK); break;
@@ -413,10 +426,25 @@ void i8042_mouse(struct i8042 *k, int dx, int dy, int dz, uint8_t buttons)
         q_push(&k->aux_q, (uint8_t)(0x08 | (buttons & 7) | (x < 0 ? 0x10 : 0) | (y < 0 ? 0x20 : 0)));
         q_push(&k->aux_q, (uint8_t)x);
         q_push(&k->aux_q, (uint8_t)y);
-        (void)dz;
+        if (k->aux_id == 3) {
+            /* Z counts towards the user; dz away from the user. */
+            int z = -dz;
+
+            q_push(&k->aux_q, (uint8_t)(z > 7 ? 7 : z < -8 ? -8 : z));
+        }
         update(k);
     }
     pthread_mutex_unlock(&k->lock);
+}
+
+uint8_t i8042_leds(struct i8042 *k)
+{
+    uint8_t v;
+
+    pthread_mutex_lock(&k->lock);
+    v = k->kbd_leds;
+    pthread_mutex_unlock(&k->lock);
+    return v;
 }
 
 const struct bus_ops i8042_bus_ops = { .read = i8042_read, .write = i8042_write };

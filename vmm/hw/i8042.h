@@ -37,6 +37,9 @@ struct i8042 {
     bool aux_enabled, aux_remote, aux_wrap;
     uint8_t aux_rate, aux_res, aux_scaling;
     uint8_t aux_buttons;
+    uint8_t aux_id;             /* 0 a standard mouse, 3 IntelliMouse (wheel) */
+    uint8_t aux_rates[3];       /* the last sample rates set: 200, 100, 80 turns the wheel on */
+    uint8_t kbd_leds;           /* what the guest last set with 0xed: bit 0 scroll, 1 num, 2 caps */
 };
 
 void i8042_init(struct i8042 *k, struct irq_line kbd, struct irq_line aux, struct power power);
@@ -45,5 +48,8 @@ void i8042_reset(struct i8042 *k);
  * guest asks for set 1), and relative mouse motion. */
 void i8042_key(struct i8042 *k, const uint8_t *set2, unsigned len);
 void i8042_mouse(struct i8042 *k, int dx, int dy, int dz, uint8_t buttons);
+/* The keyboard LEDs the guest set: bit 0 Scroll Lock, 1 Num Lock, 2 Caps
+ * Lock. */
+uint8_t i8042_leds(struct i8042 *k);
 
 extern const struct bus_ops i8042_bus_ops;
