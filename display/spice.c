@@ -648,13 +648,12 @@ static const SpiceKbdInterface kbd_iface = {
     .get_leds = kbd_leds,
 };
 
+/* spice-server hands the mouse and tablet interfaces a local button state:
+ * bit 0 left, 1 right, 2 middle (it reorders the wire's mask), which is
+ * the router's order. */
 static unsigned buttons_from_spice(uint32_t bs)
 {
-    return ((bs & SPICE_MOUSE_BUTTON_MASK_LEFT) ? INPUT_BUTTON_LEFT : 0) |
-           ((bs & SPICE_MOUSE_BUTTON_MASK_RIGHT) ? INPUT_BUTTON_RIGHT : 0) |
-           ((bs & SPICE_MOUSE_BUTTON_MASK_MIDDLE) ? INPUT_BUTTON_MIDDLE : 0) |
-           ((bs & SPICE_MOUSE_BUTTON_MASK_SIDE) ? INPUT_BUTTON_SIDE : 0) |
-           ((bs & SPICE_MOUSE_BUTTON_MASK_EXTRA) ? INPUT_BUTTON_EXTRA : 0);
+    return bs & (INPUT_BUTTON_LEFT | INPUT_BUTTON_RIGHT | INPUT_BUTTON_MIDDLE);
 }
 
 #define MOUSE_D(sin) ((struct spice_display *)((char *)(sin) - offsetof(struct spice_display, mouse)))
