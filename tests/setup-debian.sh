@@ -5,14 +5,15 @@
 set -eu
 
 what=${1:-run}
-run_pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-glib-dev libpng-dev libspice-server-dev seabios acpica-tools python3"
+run_pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-glib-dev libpng-dev libspice-server-dev libsdl2-dev seabios acpica-tools python3"
 # The nested suite's kernel is fetched with apt-get download, never
 # installed: the host's /boot stays as it is. zstd is for kernels whose
 # modules are .ko.zst; syslinux, syslinux-common, mtools and dosfstools
 # make the disk image SeaBIOS boots L2 from (no root, no loop device).
 test_pkgs="$run_pkgs python3 qemu-system-x86 clang-14 libclang-rt-14-dev binutils tesseract-ocr
            busybox-static zstd syslinux syslinux-common mtools dosfstools
-           spice-client-gtk libspice-client-glib-2.0-dev imagemagick openssl"
+           spice-client-gtk libspice-client-glib-2.0-dev imagemagick openssl
+           xvfb xauth xdotool x11-utils virt-viewer"
 nested_pkgs=$test_pkgs
 
 case "$what" in

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../display/sdl.h"
 #include "../display/spice.h"
 #include "core/control.h"
 #include "core/keymap.h"
@@ -20,6 +21,7 @@ struct app {
     struct machine *machine;
     struct control_server *control;
     struct spice_display *spice;
+    struct sdl_display *sdl;
     GMainLoop *loop;
     char *name;
     int status;
@@ -31,6 +33,16 @@ static void app_quit(void *opaque)
 
     vm_request_exit(app->machine->vm, VM_EXIT_POWEROFF, "quit");
 }
+
+/* The SDL window's requests, from its thread: both calls are thread-safe. */
+static void sdl_power_button(void *opaque)
+{
+    struct app *app = opaque;
+
+    machine_power_button(app->machine);
+}
+
+static const struct sdl_display_ops sdl_ops = { .power_button = sdl_power_button, .quit = app_quit };
 
 /* Sends a state-changed (or reset) event to every control client; status is
  * included when it is not negative. */
@@ -363,7 +375,7 @@ static const GOptionEntry entries[] = {
     { "disk", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_disks,
       "A virtio-blk disk: FILE[,format=raw][,readonly] (repeatable)", "SPEC" },
     { "serial", 0, 0, G_OPTION_ARG_STRING, &opt_serial, "COM1: stdio, none, file:PATH or unix:PATH", "SPEC" },
-    { "display", 0, 0, G_OPTION_ARG_STRING, &opt_display, "Display: none or spice", "KIND" },
+    { "display", 0, 0, G_OPTION_ARG_STRING, &opt_display, "Display: none, sdl (a window) or spice", "KIND" },
     { "spice", 0, 0, G_OPTION_ARG_STRING, &opt_spice,
       "SPICE listener: unix:PATH (default $XDG_RUNTIME_DIR/nook/NAME/spice.sock) or "
       "tcp:ADDR:PORT,password-file=FILE[,tls-port=N,x509-dir=DIR]; implies --display spice", "SPEC" },
@@ -451,8 +463,9 @@ int main(int argc, char **argv)
     cfg.ncpus = (unsigned)opt_cpus;
     if (opt_spice && strcmp(opt_display, "none") == 0)
         opt_display = "spice";
-    if (strcmp(opt_display, "none") != 0 && strcmp(opt_display, "spice") != 0)
-        return config_error("--display %s: expected none or spice", opt_display);
+    if (strcmp(opt_display, "none") != 0 && strcmp(opt_display, "spice") != 0 &&
+        strcmp(opt_display, "sdl") != 0)
+        return config_error("--display %s: expected none, sdl or spice", opt_display);
     if (opt_spice && strcmp(opt_display, "spice") != 0)
         return config_error("--spice needs --display spice");
     if (!opt_vga)
@@ -528,6 +541,20 @@ int main(int argc, char **argv)
         if (spice_display_socket(app.spice))
             log_info("SPICE display on %s", spice_display_socket(app.spice));
     }
+    if (strcmp(opt_display, "sdl") == 0) {
+        if (!machine_console(app.machine)) {
+            control_server_free(app.control);
+            machine_free(app.machine);
+            return config_error("--display sdl: the VM has no graphics card (--vga none)");
+        }
+        app.sdl = sdl_display_new(app.name, machine_console(app.machine), &app.machine->input,
+                                  &sdl_ops, &app, err, sizeof(err));
+        if (!app.sdl) {
+            control_server_free(app.control);
+            machine_free(app.machine);
+            return config_error("--display sdl: %s", err);
+        }
+    }
 
     /* Everything that needs privileges is open; nothing exec'd later may
      * gain more. */
@@ -564,6 +591,7 @@ int main(int argc, char **argv)
         control_server_free(app.control);
     }
     spice_display_free(app.spice);
+    sdl_display_free(app.sdl);
     if (!opt_sync_teardown)
         vm_detach_teardown(app.machine->vm);
     g_source_remove(wake_watch);
