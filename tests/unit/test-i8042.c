@@ -323,6 +323,49 @@ static void test_intellimouse(struct fixture *f, gconstpointer data)
     g_assert_cmphex(data_in(f), ==, 0);
 }
 
+/* A full queue takes whole packets and key sequences or nothing. */
+static void test_whole_packets(struct fixture *f, gconstpointer data)
+{
+    static const uint8_t up[] = { 0xe0, 0x75 };
+    unsigned n = 0;
+
+    aux_cmd(f, 0xf4);
+    for (unsigned i = 0; i < 40; i++)
+        i8042_mouse(&f->k, 1, 1, 0, 0);
+    while (status(f) & ST_OBF) {
+        data_in(f);
+        n++;
+    }
+    g_assert_cmpuint(n, >, 0);
+    g_assert_cmpuint(n % 3, ==, 0);
+
+    n = 0;
+    for (unsigned i = 0; i < 40; i++)
+        i8042_key(&f->k, up, sizeof(up));
+    while (status(f) & ST_OBF) {
+        g_assert_cmphex(data_in(f), ==, n % 2 ? 0x48 : 0xe0);
+        n++;
+    }
+    g_assert_cmpuint(n % 2, ==, 0);
+}
+
+/* The scancode set, read back through a translating controller. */
+static void test_set_query(struct fixture *f, gconstpointer data)
+{
+    data_out(f, 0xf0);
+    g_assert_cmphex(data_in(f), ==, 0xfa);
+    data_out(f, 0x00);
+    g_assert_cmphex(data_in(f), ==, 0xfa);
+    g_assert_cmphex(data_in(f), ==, 0x41);
+    command(f, 0x60);
+    data_out(f, 0x01);          /* translation off */
+    data_out(f, 0xf0);
+    data_in(f);
+    data_out(f, 0x00);
+    data_in(f);
+    g_assert_cmphex(data_in(f), ==, 0x02);
+}
+
 static void test_leds(struct fixture *f, gconstpointer data)
 {
     g_assert_cmphex(i8042_leds(&f->k), ==, 0);
@@ -355,6 +398,8 @@ int main(int argc, char **argv)
     ADD("disabled-interrupts", test_disabled_interrupts);
     ADD("intellimouse", test_intellimouse);
     ADD("leds", test_leds);
+    ADD("whole-packets", test_whole_packets);
+    ADD("set-query", test_set_query);
 #undef ADD
     return g_test_run();
 }

@@ -2,6 +2,8 @@
  * output-port reset line that PC guests use to reboot. */
 #include "i8042.h"
 
+#include "../core/keymap.h"
+
 #include <string.h>
 
 #define ST_OBF      0x01
@@ -28,6 +30,11 @@ static void q_push(struct ps2_queue *q, uint8_t v)
     q->count++;
 }
 
+static unsigned q_room(const struct ps2_queue *q)
+{
+    return I8042_QUEUE - q->count;
+}
+
 static uint8_t q_pop(struct ps2_queue *q)
 {
     uint8_t v = q->data[q->head];
@@ -42,23 +49,14 @@ static void q_clear(struct ps2_queue *q)
     q->head = q->count = 0;
 }
 
-/* Set 2 to set 1 translation of the make code; break prefixes are folded. */
+/* Set 2 to set 1 translation of the make code; break prefixes are folded
+ * by the caller. Bytes it cannot translate pass unchanged. */
 static uint8_t translate(uint8_t code)
 {
-    static const uint8_t table[128] = {
-        0xff,0x43,0x41,0x3f,0x3d,0x3b,0x3c,0x58,0x64,0x44,0x42,0x40,0x3e,0x0f,0x29,0x59,
-        0x65,0x38,0x2a,0x70,0x1d,0x10,0x02,0x5a,0x66,0x71,0x2c,0x1f,0x1e,0x11,0x03,0x5b,
-        0x67,0x2e,0x2d,0x20,0x12,0x05,0x04,0x5c,0x68,0x39,0x2f,0x21,0x14,0x13,0x06,0x5d,
-        0x69,0x31,0x30,0x23,0x22,0x15,0x07,0x5e,0x6a,0x72,0x32,0x24,0x16,0x08,0x09,0x5f,
-        0x6b,0x33,0x25,0x17,0x18,0x0b,0x0a,0x60,0x6c,0x34,0x35,0x26,0x27,0x19,0x0c,0x61,
-        0x6d,0x73,0x28,0x74,0x1a,0x0d,0x62,0x6e,0x3a,0x36,0x1c,0x1b,0x75,0x2b,0x63,0x76,
-        0x55,0x56,0x77,0x78,0x79,0x7a,0x0e,0x7b,0x7c,0x4f,0x7d,0x4b,0x47,0x7e,0x7f,0x6f,
-        0x52,0x53,0x50,0x4c,0x4d,0x48,0x01,0x45,0x57,0x4e,0x51,0x4a,0x37,0x49,0x46,0x54,
-    };
+    uint8_t v = keymap_set2_to_set1(code);
 
-    if (code == 0x83)
-        return 0x41;
-    return code < 128 ? table[code] : code;
+    /* 00, a set 2 overrun, is set 1's overrun ff. */
+    return v == 0xff && code != 0 ? code : v;
 }
 
 /* Moves the next queued byte into the output buffer and sets the IRQs. */
@@ -156,8 +154,10 @@ static void kbd_write(struct i8042 *k, uint8_t v)
         k->kbd_cmd = 0;
         if (cmd == 0xf0) {
             q_push(q, ACK);
+            /* The set number is keyboard output like any other: a
+             * translating controller turns 1, 2, 3 into 43, 41, 3f. */
             if (v == 0)
-                q_push(q, k->kbd_set);
+                q_push(q, (k->ccb & CCB_XLATE) ? translate(k->kbd_set) : k->kbd_set);
             else if (v <= 3)
                 k->kbd_set = v;
             return;
@@ -387,7 +387,9 @@ void i8042_key(struct i8042 *k, const uint8_t *set2, unsigned len)
     bool brk = false;
 
     pthread_mutex_lock(&k->lock);
-    if (k->kbd_enabled) {
+    /* A key's whole sequence or nothing: half of one would leave the guest
+     * with a prefix that changes the meaning of the next key. */
+    if (k->kbd_enabled && q_room(&k->kbd_q) >= len) {
         for (unsigned i = 0; i < len; i++) {
             uint8_t c = set2[i];
 
@@ -420,7 +422,8 @@ void i8042_mouse(struct i8042 *k, int dx, int dy, int dz, uint8_t buttons)
 {
     pthread_mutex_lock(&k->lock);
     k->aux_buttons = buttons;
-    if (k->aux_enabled && !k->aux_remote) {
+    /* Whole packets only: a partial one would shift every later packet. */
+    if (k->aux_enabled && !k->aux_remote && q_room(&k->aux_q) >= (k->aux_id == 3 ? 4u : 3u)) {
         int x = clamp9(dx), y = clamp9(-dy);
 
         q_push(&k->aux_q, (uint8_t)(0x08 | (buttons & 7) | (x < 0 ? 0x10 : 0) | (y < 0 ? 0x20 : 0)));
