@@ -675,6 +675,8 @@ static void request_size(struct sdl_display *d)
     r = console_request_size(d->con, (unsigned)w, (unsigned)h);
     if (r < 0)
         log_debug("sdl: the display keeps its size (%dx%d asked): %s", w, h, strerror(-r));
+    else
+        log_debug("sdl: asked the graphics card for %dx%d", w, h);
 }
 
 static void on_window_event(struct sdl_display *d, const SDL_WindowEvent *w)

@@ -497,6 +497,7 @@ static void test_dirty(struct fixture *f, gconstpointer data)
     struct bus *mmio = bus_new("mmio", 1ull << 40);
     struct pci_host host;
     uint32_t white = 0xffffff;
+    uint8_t b[4];
 
     /* BAR0 on a bus with no memory slot: the device sees every write. */
     g_assert_cmpint(pci_host_init(&host, mmio, NULL), ==, 0);
@@ -527,6 +528,18 @@ static void test_dirty(struct fixture *f, gconstpointer data)
     /* The last word of VRAM is the last the BAR takes. */
     g_assert_true(bus_write(mmio, 0xe0000000u + VGA_VRAM_SIZE - 4, (uint8_t *)&white, 4));
     g_assert_false(bus_write(mmio, 0xe0000000u + VGA_VRAM_SIZE - 2, (uint8_t *)&white, 4));
+    /* BAR2 starts with the EDID; a size request changes its preferred mode. */
+    pci_config_write(&host, 0, 2 << 3, 0x18, 4, 0xe1000000u);
+    g_assert_true(bus_read(mmio, 0xe1000000u, b, 4));
+    g_assert_cmphex(b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24, ==, 0xffffff00u);
+    g_assert_true(bus_read(mmio, 0xe1000000u + 54 + 2, b, 1));
+    g_assert_cmpuint(b[0], ==, 1024 & 0xff);
+    g_assert_cmpint(console_request_size(vga_console(f->vga), 1280, 800), ==, 0);
+    g_assert_true(bus_read(mmio, 0xe1000000u + 54 + 2, b, 4));
+    g_assert_cmpuint(b[0] | (b[2] >> 4) << 8, ==, 1280);
+    g_assert_true(bus_read(mmio, 0xe1000000u + 54 + 5, b, 4));
+    g_assert_cmpuint(b[0] | (b[2] >> 4) << 8, ==, 800);
+    g_assert_cmpint(console_request_size(vga_console(f->vga), 20000, 800), ==, -EINVAL);
     /* Moving the BAR moves the framebuffer. */
     pci_config_write(&host, 0, 2 << 3, 0x10, 4, 0xd0000000u);
     g_assert_false(bus_write(mmio, 0xe0000000u, (uint8_t *)&white, 4));

@@ -3,6 +3,7 @@
  * from plane 2, 16- and 256-colour modes, VBE modes of 4 to 32 bits). */
 #include "vga.h"
 #include "../core/log.h"
+#include "edid.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -92,6 +93,7 @@ struct vga {
     pthread_mutex_t lock;       /* everything below */
     struct pci_dev pci;
     struct console *con;        /* owned */
+    uint8_t edid[EDID_BLOCK];   /* BAR2 from 0: a monitor of the size a front end asked for */
 
     uint8_t *map;               /* owned: VRAM between two guard pages */
     size_t map_len;
@@ -761,8 +763,9 @@ static void lfb_write(void *opaque, uint64_t offset, const uint8_t *data, unsign
 
 static const struct bus_ops lfb_ops = { .read = lfb_read, .write = lfb_write };
 
-/* BAR2: 0x400 the VGA ports from 0x3c0, 0x500 the DISPI registers as 16-bit
+/* BAR2: 0x000 the EDID (QEMU's edid=on), 0x400 the VGA ports from 0x3c0, 0x500 the DISPI registers as 16-bit
  * words, 0x600 QEMU's extended registers (their size; little endian). */
+#define MMIO_EDID_END 0x400
 #define MMIO_VGA    0x400
 #define MMIO_DISPI  0x500
 #define MMIO_DISPI_END (MMIO_DISPI + 2 * (VBE_DISPI_INDEX_VIDEO_MEMORY_64K + 1))
@@ -780,7 +783,10 @@ static void mmio_read(void *opaque, uint64_t offset, uint8_t *data, unsigned siz
         return;
     }
     pthread_mutex_lock(&v->lock);
-    if (offset >= MMIO_VGA && offset < MMIO_VGA + 0x20) {
+    if (offset < MMIO_EDID_END) {
+        for (unsigned i = 0; i < size && offset + i < sizeof(v->edid); i++)
+            val |= (uint32_t)v->edid[offset + i] << (8 * i);
+    } else if (offset >= MMIO_VGA && offset < MMIO_VGA + 0x20) {
         for (unsigned i = 0; i < size && offset + i < MMIO_VGA + 0x20; i++)
             val |= (uint32_t)port_read(v, 0x3c0 + (unsigned)(offset - MMIO_VGA) + i) << (8 * i);
     } else if (offset >= MMIO_DISPI && offset < MMIO_DISPI_END) {
@@ -1305,7 +1311,22 @@ static void hw_refresh(void *opaque, bool full)
     pthread_mutex_unlock(&v->lock);
 }
 
-static const struct console_hw_ops hw_ops = { .refresh = hw_refresh };
+/* A front end's size becomes the EDID's preferred mode, which a driver
+ * reads when it probes the monitor (bochs-drm reads it when it loads);
+ * the mode itself stays the guest's to set. */
+static int hw_request_size(void *opaque, unsigned width, unsigned height)
+{
+    struct vga *v = opaque;
+
+    if (width > VBE_DISPI_MAX_XRES || height > VBE_DISPI_MAX_YRES)
+        return -EINVAL;
+    pthread_mutex_lock(&v->lock);
+    edid_generate(v->edid, sizeof(v->edid), width, height, "Nook VGA");
+    pthread_mutex_unlock(&v->lock);
+    return 0;
+}
+
+static const struct console_hw_ops hw_ops = { .refresh = hw_refresh, .request_size = hw_request_size };
 
 /* ---- PCI ---- */
 
@@ -1374,6 +1395,7 @@ struct vga *vga_new(const uint8_t *rom, size_t rom_len, const struct vga_lfb_ops
     pthread_mutex_init(&v->lock, NULL);
     v->lfb_handle = -1;
     v->cursor_cell = ~0u;
+    edid_generate(v->edid, sizeof(v->edid), 1024, 768, "Nook VGA");
     if (lfb)
         v->lfb = *lfb;
     /* Guard pages on both sides: a renderer or handler bug faults instead
