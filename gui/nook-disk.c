@@ -1,0 +1,64 @@
+/* Sparse raw disk images: the file takes no space until the guest writes. */
+#include "nook-disk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+#include <unistd.h>
+
+/**
+ * nook_disk_create_sparse:
+ * @path: a file that must not exist yet
+ * @size: bytes, a multiple of 512
+ *
+ * Creates a raw image of @size bytes with ftruncate and syncs it. On
+ * failure (ENOSPC, EFBIG, EDQUOT...) the file is removed again.
+ */
+gboolean
+nook_disk_create_sparse (const char  *path,
+                         guint64      size,
+                         GError     **error)
+{
+  g_autofree char *human = NULL;
+  int fd;
+  int saved;
+
+  if (size == 0 || size % 512 != 0 || size > (guint64) G_MAXINT64)
+    {
+      g_autofree char *bytes = g_strdup_printf ("%" G_GUINT64_FORMAT, size);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("A disk of %s bytes is not possible: use a whole number of 512-byte sectors"), bytes);
+      return FALSE;
+    }
+  fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   _("Cannot create the disk image %s: %s"), path, g_strerror (saved));
+      return FALSE;
+    }
+  if (ftruncate (fd, (off_t) size) < 0 || fsync (fd) < 0)
+    {
+      saved = errno;
+      goto remove_file;
+    }
+  if (close (fd) < 0)
+    {
+      saved = errno;
+      unlink (path);
+      goto set_error;
+    }
+  return TRUE;
+
+remove_file:
+  close (fd);
+  unlink (path);
+set_error:
+  human = g_format_size_full (size, G_FORMAT_SIZE_IEC_UNITS);
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+               _("Cannot make the disk image %s %s large: %s"), path, human, g_strerror (saved));
+  return FALSE;
+}

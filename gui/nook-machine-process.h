@@ -1,0 +1,35 @@
+/* NookMachineProcess: one nook-vmm child process and its control socket
+ * connection (newline-delimited JSON, see README.md "The control socket"). */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define NOOK_TYPE_MACHINE_PROCESS (nook_machine_process_get_type ())
+G_DECLARE_FINAL_TYPE (NookMachineProcess, nook_machine_process, NOOK, MACHINE_PROCESS, GObject)
+
+NookMachineProcess *nook_machine_process_new            (const char * const  *argv,
+                                                         const char          *control_path,
+                                                         const char          *log_path);
+gboolean            nook_machine_process_start          (NookMachineProcess  *self,
+                                                         GError             **error);
+gboolean            nook_machine_process_is_connected   (NookMachineProcess  *self);
+void                nook_machine_process_execute        (NookMachineProcess  *self,
+                                                         const char          *command,
+                                                         JsonNode            *arguments,
+                                                         GCancellable        *cancellable,
+                                                         GAsyncReadyCallback  callback,
+                                                         gpointer             user_data);
+JsonNode           *nook_machine_process_execute_finish (NookMachineProcess  *self,
+                                                         GAsyncResult        *result,
+                                                         GError             **error);
+void                nook_machine_process_terminate      (NookMachineProcess  *self);
+void                nook_machine_process_kill           (NookMachineProcess  *self);
+const char         *nook_machine_process_get_identifier (NookMachineProcess  *self);
+
+char               *nook_read_log_tail                  (const char          *path,
+                                                         guint                lines);
+
+G_END_DECLS

@@ -1,0 +1,526 @@
+/* NookWindow: lists the library's machines, takes dropped or chosen files
+ * for new machines, and holds the per-machine dialogs (rename, settings,
+ * log, delete). */
+#include "nook-window-private.h"
+
+#include "nook-creation-dialog.h"
+#include "nook-machine-process.h"
+#include "nook-machine-row.h"
+#include "nook-machine-settings.h"
+#include "nook-media.h"
+
+#include <glib/gi18n.h>
+
+#define LOG_LINES 200
+
+struct _NookWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  /* template widgets */
+  AdwToastOverlay *toast_overlay;
+  GtkStack *stack;
+  GtkListBox *list_box;
+  GtkFlowBox *flow_box;
+
+  /* owned */
+  NookLibrary *library;
+  GSettings *settings;
+  GtkDropTarget *drop_target;
+  char *last_message;
+  GtkWindow *last_dialog;       /* weak */
+};
+
+G_DEFINE_FINAL_TYPE (NookWindow, nook_window, ADW_TYPE_APPLICATION_WINDOW)
+
+void
+nook_window_show_message (NookWindow *self,
+                          const char *message)
+{
+  AdwToast *toast;
+
+  g_return_if_fail (NOOK_IS_WINDOW (self));
+
+  g_free (self->last_message);
+  self->last_message = g_strdup (message);
+  toast = adw_toast_new (message);
+  adw_toast_set_timeout (toast, 8);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+static void
+set_last_dialog (NookWindow *self,
+                 GtkWindow  *dialog)
+{
+  g_set_weak_pointer (&self->last_dialog, dialog);
+}
+
+static void
+update_view (NookWindow *self)
+{
+  guint n = g_list_model_get_n_items (nook_library_get_model (self->library));
+  g_autofree char *mode = g_settings_get_string (self->settings, "library-view");
+
+  gtk_stack_set_visible_child_name (self->stack, n == 0 ? "empty" : g_str_equal (mode, "grid") ? "grid" : "list");
+}
+
+static GtkWidget *
+create_list_row (gpointer item,
+                 gpointer user_data)
+{
+  return nook_machine_row_new (NOOK_MACHINE (item));
+}
+
+static GtkWidget *
+create_card (gpointer item,
+             gpointer user_data)
+{
+  GtkWidget *row = nook_machine_row_new (NOOK_MACHINE (item));
+
+  gtk_widget_add_css_class (row, "card");
+  return row;
+}
+
+static NookMachine *
+lookup (NookWindow *self,
+        GVariant   *param)
+{
+  NookMachine *machine = nook_library_find (self->library, g_variant_get_string (param, NULL));
+
+  if (!machine)
+    nook_window_show_message (self, _("That machine is no longer in the library"));
+  return machine;
+}
+
+/* ---- new machines ---- */
+
+static void
+on_created (NookWindow  *self,
+            NookMachine *machine)
+{
+  g_autofree char *msg = g_strdup_printf (_("“%s” is ready to start"), nook_machine_get_name (machine));
+
+  nook_window_show_message (self, msg);
+}
+
+/**
+ * nook_window_open_file:
+ *
+ * Checks @file and opens the creation dialog for it; a folder, an
+ * unreadable file or anything that is not an image gives a message in the
+ * window instead, and nothing is created.
+ *
+ * Returns: (transfer none) (nullable): the creation dialog
+ */
+GtkWindow *
+nook_window_open_file (NookWindow *self,
+                       GFile      *file)
+{
+  g_autofree char *path = g_file_get_path (file);
+  g_autoptr(NookMedia) media = NULL;
+  g_autoptr(GError) error = NULL;
+  NookCreationDialog *dialog;
+
+  g_return_val_if_fail (NOOK_IS_WINDOW (self), NULL);
+
+  if (!path)
+    {
+      g_autofree char *uri = g_file_get_uri (file);
+      g_autofree char *msg = g_strdup_printf (_("%s is not a local file: copy it to this computer first"), uri);
+
+      nook_window_show_message (self, msg);
+      return NULL;
+    }
+  media = nook_media_probe (path, &error);
+  if (!media)
+    {
+      nook_window_show_message (self, error->message);
+      return NULL;
+    }
+  dialog = nook_creation_dialog_new (GTK_WINDOW (self), self->library, media);
+  g_signal_connect_object (dialog, "created", G_CALLBACK (on_created), self, G_CONNECT_SWAPPED);
+  set_last_dialog (self, GTK_WINDOW (dialog));
+  gtk_window_present (GTK_WINDOW (dialog));
+  return GTK_WINDOW (dialog);
+}
+
+static gboolean
+on_drop (GtkDropTarget *target,
+         const GValue  *value,
+         double         x,
+         double         y,
+         NookWindow    *self)
+{
+  GSList *files;
+
+  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
+    return FALSE;
+  files = gdk_file_list_get_files (g_value_get_boxed (value));
+  if (!files)
+    {
+      g_slist_free (files);
+      return FALSE;
+    }
+  if (files->next)
+    nook_window_show_message (self, _("Drop one file at a time: only the first one is used"));
+  nook_window_open_file (self, files->data);
+  g_slist_free (files);
+  return TRUE;
+}
+
+static void
+on_chooser_response (GtkNativeDialog *chooser,
+                     int              response,
+                     NookWindow      *self)
+{
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GFile) folder = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+      folder = file ? g_file_get_parent (file) : NULL;
+      if (folder)
+        {
+          g_autofree char *uri = g_file_get_uri (folder);
+
+          g_settings_set_string (self->settings, "last-folder", uri);
+        }
+      if (file)
+        nook_window_open_file (self, file);
+    }
+  gtk_native_dialog_destroy (chooser);
+  g_object_unref (chooser);
+}
+
+static void
+open_action (GtkWidget  *widget,
+             const char *name,
+             GVariant   *param)
+{
+  NookWindow *self = NOOK_WINDOW (widget);
+  GtkFileChooserNative *chooser;
+  g_autoptr(GtkFileFilter) images = gtk_file_filter_new ();
+  g_autoptr(GtkFileFilter) all = gtk_file_filter_new ();
+  g_autofree char *last = g_settings_get_string (self->settings, "last-folder");
+
+  chooser = gtk_file_chooser_native_new (_("Choose an Installer, Disk Image or Kernel"), GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  gtk_file_filter_set_name (images, _("Images and kernels"));
+  gtk_file_filter_add_mime_type (images, "application/x-cd-image");
+  gtk_file_filter_add_mime_type (images, "application/x-raw-disk-image");
+  gtk_file_filter_add_mime_type (images, "application/x-qemu-disk");
+  gtk_file_filter_add_suffix (images, "iso");
+  gtk_file_filter_add_suffix (images, "img");
+  gtk_file_filter_add_suffix (images, "raw");
+  gtk_file_filter_add_suffix (images, "qcow2");
+  gtk_file_filter_add_pattern (images, "vmlinuz*");
+  gtk_file_filter_add_pattern (images, "bzImage*");
+  gtk_file_filter_set_name (all, _("All files"));
+  gtk_file_filter_add_pattern (all, "*");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), images);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), all);
+  if (*last)
+    {
+      g_autoptr(GFile) folder = g_file_new_for_uri (last);
+
+      gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), folder, NULL);
+    }
+  g_signal_connect (chooser, "response", G_CALLBACK (on_chooser_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+toast_action (GtkWidget  *widget,
+              const char *name,
+              GVariant   *param)
+{
+  nook_window_show_message (NOOK_WINDOW (widget), g_variant_get_string (param, NULL));
+}
+
+/* ---- per-machine dialogs ---- */
+
+static void
+on_rename_response (AdwMessageDialog *dialog,
+                    const char       *response,
+                    NookWindow       *self)
+{
+  NookMachine *machine = g_object_get_data (G_OBJECT (dialog), "machine");
+  GtkEditable *entry = g_object_get_data (G_OBJECT (dialog), "entry");
+  g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (entry)));
+  g_autoptr(GError) error = NULL;
+
+  if (!g_str_equal (response, "rename") || !*name)
+    return;
+  nook_machine_set_name (machine, name);
+  if (!nook_machine_save (machine, &error))
+    nook_window_show_message (self, error->message);
+}
+
+static void
+rename_action (GtkWidget  *widget,
+               const char *name,
+               GVariant   *param)
+{
+  NookWindow *self = NOOK_WINDOW (widget);
+  NookMachine *machine = lookup (self, param);
+  GtkWidget *dialog;
+  GtkWidget *entry;
+
+  if (!machine)
+    return;
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Rename Machine"), NULL);
+  entry = gtk_entry_new ();
+  gtk_editable_set_text (GTK_EDITABLE (entry), nook_machine_get_name (machine));
+  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL, _("New name"), -1);
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), entry);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "rename", _("_Rename"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "rename", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "rename");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "machine", g_object_ref (machine), g_object_unref);
+  g_object_set_data (G_OBJECT (dialog), "entry", entry);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_rename_response), self, 0);
+  set_last_dialog (self, GTK_WINDOW (dialog));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+settings_action (GtkWidget  *widget,
+                 const char *name,
+                 GVariant   *param)
+{
+  NookWindow *self = NOOK_WINDOW (widget);
+  NookMachine *machine = lookup (self, param);
+  NookMachineSettings *settings;
+
+  if (!machine)
+    return;
+  settings = nook_machine_settings_new (GTK_WINDOW (self), machine);
+  set_last_dialog (self, GTK_WINDOW (settings));
+  gtk_window_present (GTK_WINDOW (settings));
+}
+
+static void
+show_log_action (GtkWidget  *widget,
+                 const char *name,
+                 GVariant   *param)
+{
+  NookWindow *self = NOOK_WINDOW (widget);
+  NookMachine *machine = lookup (self, param);
+  g_autofree char *tail = NULL;
+  g_autofree char *body = NULL;
+  const char *log_path;
+  GtkWidget *dialog;
+
+  if (!machine)
+    return;
+  log_path = nook_machine_get_log_path (machine);
+  tail = log_path ? nook_read_log_tail (log_path, LOG_LINES) : NULL;
+  body = nook_machine_get_message (machine)
+           ? g_strdup (nook_machine_get_message (machine))
+           : g_strdup_printf (_("The log of the machine’s last run is %s."), log_path ? log_path : "-");
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), nook_machine_get_name (machine), body);
+  if (tail)
+    {
+      GtkWidget *scrolled = gtk_scrolled_window_new ();
+      GtkWidget *view = gtk_text_view_new ();
+
+      gtk_text_view_set_editable (GTK_TEXT_VIEW (view), FALSE);
+      gtk_text_view_set_monospace (GTK_TEXT_VIEW (view), TRUE);
+      gtk_text_view_set_wrap_mode (GTK_TEXT_VIEW (view), GTK_WRAP_WORD_CHAR);
+      gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (view)), tail, -1);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (view), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Log"), -1);
+      gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), view);
+      gtk_scrolled_window_set_min_content_height (GTK_SCROLLED_WINDOW (scrolled), 240);
+      adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), scrolled);
+    }
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+  set_last_dialog (self, GTK_WINDOW (dialog));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+on_delete_response (AdwMessageDialog *dialog,
+                    const char       *response,
+                    NookWindow       *self)
+{
+  NookMachine *machine = g_object_get_data (G_OBJECT (dialog), "machine");
+  g_autoptr(GError) error = NULL;
+
+  if (!g_str_equal (response, "delete"))
+    return;
+  if (!nook_library_delete_machine (self->library, machine, &error))
+    nook_window_show_message (self, error->message);
+}
+
+static void
+delete_action (GtkWidget  *widget,
+               const char *name,
+               GVariant   *param)
+{
+  NookWindow *self = NOOK_WINDOW (widget);
+  NookMachine *machine = lookup (self, param);
+  g_autofree char *heading = NULL;
+  GtkWidget *dialog;
+
+  if (!machine)
+    return;
+  if (nook_machine_is_active (machine))
+    {
+      g_autofree char *msg = g_strdup_printf (_("“%s” is running: power it off before deleting it"),
+                                              nook_machine_get_name (machine));
+
+      nook_window_show_message (self, msg);
+      return;
+    }
+  heading = g_strdup_printf (_("Delete “%s”?"), nook_machine_get_name (machine));
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), heading,
+                                   _("Its settings and the disk Nook made for it are removed for good. "
+                                     "Images stored elsewhere stay where they are."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "delete", _("_Delete"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "delete", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "machine", g_object_ref (machine), g_object_unref);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_delete_response), self, 0);
+  set_last_dialog (self, GTK_WINDOW (dialog));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* ---- window ---- */
+
+static gboolean
+nook_window_close_request (GtkWindow *window)
+{
+  NookWindow *self = NOOK_WINDOW (window);
+  int width, height;
+
+  gtk_window_get_default_size (window, &width, &height);
+  g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+  if (!gtk_window_is_maximized (window))
+    {
+      g_settings_set_int (self->settings, "window-width", width);
+      g_settings_set_int (self->settings, "window-height", height);
+    }
+  return GTK_WINDOW_CLASS (nook_window_parent_class)->close_request (window);
+}
+
+static void
+nook_window_dispose (GObject *object)
+{
+  NookWindow *self = NOOK_WINDOW (object);
+
+  gtk_widget_dispose_template (GTK_WIDGET (self), NOOK_TYPE_WINDOW);
+  g_clear_weak_pointer (&self->last_dialog);
+  g_clear_object (&self->library);
+  g_clear_object (&self->settings);
+  G_OBJECT_CLASS (nook_window_parent_class)->dispose (object);
+}
+
+static void
+nook_window_finalize (GObject *object)
+{
+  NookWindow *self = NOOK_WINDOW (object);
+
+  g_free (self->last_message);
+  G_OBJECT_CLASS (nook_window_parent_class)->finalize (object);
+}
+
+static void
+nook_window_class_init (NookWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = nook_window_dispose;
+  object_class->finalize = nook_window_finalize;
+  window_class->close_request = nook_window_close_request;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/org/nook/Nook/ui/nook-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, NookWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, NookWindow, stack);
+  gtk_widget_class_bind_template_child (widget_class, NookWindow, list_box);
+  gtk_widget_class_bind_template_child (widget_class, NookWindow, flow_box);
+
+  gtk_widget_class_install_action (widget_class, "win.open", NULL, open_action);
+  gtk_widget_class_install_action (widget_class, "win.toast", "s", toast_action);
+  gtk_widget_class_install_action (widget_class, "win.rename-machine", "s", rename_action);
+  gtk_widget_class_install_action (widget_class, "win.settings-machine", "s", settings_action);
+  gtk_widget_class_install_action (widget_class, "win.show-log-machine", "s", show_log_action);
+  gtk_widget_class_install_action (widget_class, "win.delete-machine", "s", delete_action);
+}
+
+static void
+nook_window_init (NookWindow *self)
+{
+  g_autoptr(GAction) view_action = NULL;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->settings = g_settings_new ("org.nook.Nook");
+  gtk_window_set_default_size (GTK_WINDOW (self),
+                               g_settings_get_int (self->settings, "window-width"),
+                               g_settings_get_int (self->settings, "window-height"));
+  if (g_settings_get_boolean (self->settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+  view_action = g_settings_create_action (self->settings, "library-view");
+  g_action_map_add_action (G_ACTION_MAP (self), view_action);
+
+  self->drop_target = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect (self->drop_target, "drop", G_CALLBACK (on_drop), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (self->drop_target));
+}
+
+NookWindow *
+nook_window_new (GtkApplication *application,
+                 NookLibrary    *library)
+{
+  NookWindow *self;
+  GListModel *model;
+
+  g_return_val_if_fail (NOOK_IS_LIBRARY (library), NULL);
+
+  self = g_object_new (NOOK_TYPE_WINDOW, "application", application, NULL);
+  self->library = g_object_ref (library);
+  model = nook_library_get_model (library);
+  gtk_list_box_bind_model (self->list_box, model, create_list_row, self, NULL);
+  gtk_flow_box_bind_model (self->flow_box, model, create_card, self, NULL);
+  g_signal_connect_object (model, "items-changed", G_CALLBACK (update_view), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::library-view", G_CALLBACK (update_view), self, G_CONNECT_SWAPPED);
+  update_view (self);
+  return self;
+}
+
+const char *
+nook_window_get_last_message (NookWindow *self)
+{
+  return self->last_message;
+}
+
+const char *
+nook_window_get_visible_page (NookWindow *self)
+{
+  return gtk_stack_get_visible_child_name (self->stack);
+}
+
+GtkDropTarget *
+nook_window_get_drop_target (NookWindow *self)
+{
+  return self->drop_target;
+}
+
+GtkWindow *
+nook_window_get_last_dialog (NookWindow *self)
+{
+  return self->last_dialog;
+}
