@@ -183,6 +183,8 @@ static int machine_reset_hook(struct vm *vm, void *opaque)
     pci_host_reset(&m->pci);
     if (m->vga)
         vga_reset(m->vga);
+    if (m->gpu)
+        virtio_pci_reset(&m->gpu->vpci);
     for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
         if (m->disks[i])
             virtio_pci_reset(&m->disks[i]->vpci);
@@ -382,6 +384,8 @@ static int add_vga(struct machine *m, char *err, size_t errlen)
 
 struct console *machine_console(struct machine *m)
 {
+    if (m->gpu)
+        return virtio_gpu_console(m->gpu);
     return m->vga ? vga_console(m->vga) : NULL;
 }
 
@@ -454,6 +458,38 @@ static int add_disk(struct machine *m, unsigned idx, const char *spec, char *err
         r = virtio_pci_start_iothread(&m->disks[idx]->vpci, &router);
     if (r < 0)
         snprintf(err, errlen, "--disk '%s': cannot set up the device: %s", spec, strerror(-r));
+    return r;
+}
+
+/* --vga virtio: virtio-gpu in the std VGA's slot. Its transfers copy whole
+ * screens, so it gets interrupts and an I/O thread of its own, as a disk
+ * does. The guest reports what it drew; the console's refresh only gives a
+ * new backend the whole picture, once. */
+#define GPU_REFRESH_HZ 1
+
+static int add_virtio_gpu(struct machine *m, char *err, size_t errlen)
+{
+    const struct notify_router router = { notify_route_add, notify_route_del, m->vm };
+    struct msi_sink msi;
+    int r;
+
+    /* A vector per queue and one for configuration changes. */
+    m->gpu_msi = vm_msi_group_new(m->vm, 3);
+    if (!m->gpu_msi)
+        log_warn("--vga virtio: interrupts without irqfds (%s)", strerror(errno));
+    msi = m->gpu_msi ? (struct msi_sink){ vm_msi_group_signal, m->gpu_msi }
+                     : (struct msi_sink){ vm_signal_msi, m->vm };
+    m->gpu = virtio_gpu_new(m->vm->mem, msi, vm_gsi(m->vm, pci_intx_gsi(VGA_SLOT, 0)), 0,
+                            GPU_REFRESH_HZ);
+    if (!m->gpu) {
+        snprintf(err, errlen, "out of memory for the virtio-gpu");
+        return -ENOMEM;
+    }
+    r = pci_add_device(&m->pci, VGA_SLOT, &m->gpu->vpci.pci);
+    if (r == 0)
+        r = virtio_pci_start_iothread(&m->gpu->vpci, &router);
+    if (r < 0)
+        snprintf(err, errlen, "--vga virtio: cannot set up the device: %s", strerror(-r));
     return r;
 }
 
@@ -585,7 +621,9 @@ struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void 
         goto fail;
     if (build_board(m, err, errlen) < 0)
         goto fail;
-    if (cfg->vga && add_vga(m, err, errlen) < 0)
+    if (cfg->vga == MACHINE_VGA_STD && add_vga(m, err, errlen) < 0)
+        goto fail;
+    if (cfg->vga == MACHINE_VGA_VIRTIO && add_virtio_gpu(m, err, errlen) < 0)
         goto fail;
     if (add_input(m, err, errlen) < 0)
         goto fail;
@@ -646,14 +684,18 @@ void machine_free(struct machine *m)
     for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
         if (m->disks[i])
             virtio_pci_stop_iothread(&m->disks[i]->vpci);
+    if (m->gpu)
+        virtio_pci_stop_iothread(&m->gpu->vpci);
     for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
         vm_msi_group_free(m->disk_msi[i]);
+    vm_msi_group_free(m->gpu_msi);
     if (m->rtc_watch)
         g_source_remove(m->rtc_watch);
     chardev_free(m->com1_chr);
     if (m->vm) {
         pci_host_destroy(&m->pci);
         vga_free(m->vga);
+        virtio_gpu_free(m->gpu);
         fw_cfg_destroy(&m->fw_cfg);
         rtc_destroy(&m->rtc);
         serial_free(m->com1);

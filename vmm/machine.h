@@ -17,9 +17,14 @@
 #include "hw/vga.h"
 #include "pci/pci.h"
 #include "virtio/blk.h"
+#include "virtio/gpu.h"
 #include "virtio/input.h"
 
 #define MACHINE_MAX_DISKS 4
+
+/* The graphics card in PCI slot 2. NONE is 0: 'if (cfg.vga)' asks whether
+ * there is one. */
+enum machine_vga { MACHINE_VGA_NONE, MACHINE_VGA_STD, MACHINE_VGA_VIRTIO };
 
 struct machine_config {
     const char *accel_path;
@@ -33,7 +38,7 @@ struct machine_config {
     const char *debugcon;       /* file for port 0x402 output, or NULL */
     bool no_reboot;
     const char *const *disks;   /* "FILE[,format=raw][,readonly]", NULL-terminated */
-    bool vga;                   /* std VGA in PCI slot 2 */
+    enum machine_vga vga;
     bool virtio_input;          /* a virtio keyboard and tablet beside PS/2 */
 };
 
@@ -52,6 +57,8 @@ struct machine {
     struct virtio_blk *disks[MACHINE_MAX_DISKS];    /* owned */
     struct vm_msi_group *disk_msi[MACHINE_MAX_DISKS]; /* owned: their interrupts */
     struct vga *vga;            /* owned; NULL without a display */
+    struct virtio_gpu *gpu;     /* owned; NULL unless --vga virtio */
+    struct vm_msi_group *gpu_msi;   /* owned: its interrupts */
     struct input input;         /* routes front ends' events to the devices */
     struct virtio_input *vkbd, *vtablet;    /* owned; NULL without virtio input */
     int debugcon_fd;

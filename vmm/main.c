@@ -380,7 +380,8 @@ static const GOptionEntry entries[] = {
       "SPICE listener: unix:PATH (default $XDG_RUNTIME_DIR/nook/NAME/spice.sock) or "
       "tcp:ADDR:PORT,password-file=FILE[,tls-port=N,x509-dir=DIR]; implies --display spice", "SPEC" },
     { "vga", 0, 0, G_OPTION_ARG_STRING, &opt_vga,
-      "Graphics card: std or none (default std with firmware, none with --kernel)", "KIND" },
+      "Graphics card: std, virtio (virtio-gpu) or none (default std with firmware, none with --kernel)",
+      "KIND" },
     { "input", 0, 0, G_OPTION_ARG_STRING, &opt_input,
       "Keyboard and pointer: ps2, or virtio (a virtio keyboard and tablet as well; the default with a graphics card)", "KIND" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &opt_control,
@@ -469,11 +470,15 @@ int main(int argc, char **argv)
     if (opt_spice && strcmp(opt_display, "spice") != 0)
         return config_error("--spice needs --display spice");
     if (!opt_vga)
-        cfg.vga = !opt_kernel;
-    else if (strcmp(opt_vga, "std") == 0 || strcmp(opt_vga, "none") == 0)
-        cfg.vga = strcmp(opt_vga, "std") == 0;
+        cfg.vga = opt_kernel ? MACHINE_VGA_NONE : MACHINE_VGA_STD;
+    else if (strcmp(opt_vga, "std") == 0)
+        cfg.vga = MACHINE_VGA_STD;
+    else if (strcmp(opt_vga, "virtio") == 0)
+        cfg.vga = MACHINE_VGA_VIRTIO;
+    else if (strcmp(opt_vga, "none") == 0)
+        cfg.vga = MACHINE_VGA_NONE;
     else
-        return config_error("--vga %s: expected std or none", opt_vga);
+        return config_error("--vga %s: expected std, virtio or none", opt_vga);
     if (!opt_input)
         cfg.virtio_input = opt_vga ? strcmp(opt_vga, "none") != 0 : !opt_kernel;
     else if (strcmp(opt_input, "virtio") == 0 || strcmp(opt_input, "ps2") == 0)

@@ -264,6 +264,113 @@ def vga_seeds():
           vga_port(0x3c0, 0x20) + refresh)
 
 
+# ---- fuzz-virtio-gpu: flags (bit 0: the driver takes the EDID feature), a
+# u16 length and that much guest memory (placed at 0x4000), then ops: op % 10
+# = 0/1 a command on the control/cursor queue (u16 length, u16 response
+# length, u8 split point, the command), 2 raw write into guest memory, 3 bare
+# notification with an available index, 4 configuration access, 5 size
+# request, 6 driver reset, 7 console read, 8 machine reset, 9 memset
+
+GPU_DATA = 0x4000
+GPU_B8G8R8X8, GPU_B8G8R8A8 = 2, 1
+GPU_FORMATS = [1, 2, 3, 4, 67, 68, 121, 134]
+
+
+def gpu_hdr(cmd, fence=None):
+    return struct.pack("<IIQIB3x", cmd, 1 if fence is not None else 0, fence or 0, 0, 0)
+
+
+def gpu_rect(x, y, w, h):
+    return struct.pack("<4I", x, y, w, h)
+
+
+def gpu_op(queue, body, resp=1056, split=0):
+    return bytes([queue]) + struct.pack("<HHB", len(body), resp, split) + body
+
+
+def gpu_create(rid, fmt, w, h):
+    return gpu_op(0, gpu_hdr(0x101) + struct.pack("<4I", rid, fmt, w, h))
+
+
+def gpu_attach(rid, entries, split=0):
+    body = gpu_hdr(0x106) + struct.pack("<II", rid, len(entries))
+    body += b"".join(struct.pack("<QII", a, n, 0) for a, n in entries)
+    return gpu_op(0, body, split=split)
+
+
+def gpu_transfer(rid, r, offset=0, fence=None):
+    return gpu_op(0, gpu_hdr(0x105, fence) + gpu_rect(*r) + struct.pack("<QII", offset, rid, 0))
+
+
+def gpu_scanout(rid, r, scanout=0):
+    return gpu_op(0, gpu_hdr(0x103) + gpu_rect(*r) + struct.pack("<II", scanout, rid))
+
+
+def gpu_flush(rid, r):
+    return gpu_op(0, gpu_hdr(0x104) + gpu_rect(*r) + struct.pack("<II", rid, 0))
+
+
+def gpu_simple(cmd, rid):
+    return gpu_op(0, gpu_hdr(cmd) + struct.pack("<II", rid, 0))
+
+
+def gpu_cursor(cmd, x, y, rid=0, hot=(0, 0), resp=0):
+    return gpu_op(1, gpu_hdr(cmd) + struct.pack("<4I", 0, x & 0xffffffff, y & 0xffffffff, 0) +
+                  struct.pack("<4I", rid, hot[0], hot[1], 0), resp=resp)
+
+
+def gpu_input(flags, mem, ops):
+    return bytes([flags]) + struct.pack("<H", len(mem)) + mem + b"".join(ops)
+
+
+GPU_LOOK = bytes([7])
+
+
+def virtio_gpu_seeds():
+    picture = b"".join(struct.pack("<I", (x * 16 + y) * 0x010203 & 0xffffff)
+                       for y in range(16) for x in range(16))
+    write("virtio-gpu", "display-edid", gpu_input(1, b"", [
+        gpu_op(0, gpu_hdr(0x100)), gpu_op(0, gpu_hdr(0x10a) + struct.pack("<II", 0, 0)),
+        bytes([5]) + struct.pack("<HH", 1280, 800),
+        bytes([4, 0, 2, 0]) + struct.pack("<I", 0),
+        bytes([4, 4, 2, 1]) + struct.pack("<I", 1),
+        gpu_op(0, gpu_hdr(0x100), resp=100), gpu_op(0, gpu_hdr(0x10a) + struct.pack("<II", 1, 0))]))
+    write("virtio-gpu", "draw", gpu_input(0, picture, [
+        gpu_create(1, GPU_B8G8R8X8, 16, 16),
+        gpu_attach(1, [(GPU_DATA, 512), (GPU_DATA + 512, 512)], split=30),
+        gpu_transfer(1, (0, 0, 16, 16), fence=5), gpu_scanout(1, (0, 0, 16, 16)),
+        gpu_flush(1, (0, 0, 16, 16)), GPU_LOOK,
+        gpu_transfer(1, (4, 2, 8, 8), offset=2 * 64 + 16), gpu_flush(1, (4, 2, 8, 8)),
+        gpu_scanout(1, (2, 2, 8, 8)), gpu_flush(1, (0, 0, 16, 16)), GPU_LOOK,
+        gpu_simple(0x107, 1), gpu_simple(0x102, 1), GPU_LOOK]))
+    cursor = b"".join(struct.pack("<I", 0x80000000 | i) for i in range(64 * 64))
+    write("virtio-gpu", "cursor", gpu_input(0, cursor, [
+        gpu_create(2, GPU_B8G8R8A8, 64, 64), gpu_attach(2, [(GPU_DATA, len(cursor))]),
+        gpu_transfer(2, (0, 0, 64, 64)), gpu_cursor(0x300, 100, 200, 2, (5, 6)),
+        gpu_cursor(0x301, -5, 7), gpu_cursor(0x300, 0, 0, 0, resp=24), gpu_cursor(0x301, 1, 1, resp=24)]))
+    ops = []
+    for i, fmt in enumerate(GPU_FORMATS):
+        ops += [gpu_create(10 + i, fmt, 4, 4), gpu_attach(10 + i, [(GPU_DATA, 64)]),
+                gpu_transfer(10 + i, (0, 0, 4, 4)), gpu_scanout(10 + i, (0, 0, 4, 4)),
+                gpu_cursor(0x300, 3, 3, 10 + i), GPU_LOOK]
+    write("virtio-gpu", "formats", gpu_input(0, bytes(range(64)), ops))
+    write("virtio-gpu", "errors", gpu_input(1, picture, [
+        gpu_create(1, GPU_B8G8R8X8, 16, 16), gpu_create(1, GPU_B8G8R8X8, 16, 16),
+        gpu_create(0, GPU_B8G8R8X8, 16, 16), gpu_create(3, 999, 16, 16),
+        gpu_create(4, GPU_B8G8R8X8, 16384, 16384), gpu_create(5, GPU_B8G8R8X8, 1024, 1024),
+        gpu_attach(1, [(0xfffff00000000000, 4096)]), gpu_attach(1, [(0xfffffffffffffff0, 64)]),
+        gpu_attach(1, [(0x3ffc0, 128)]), gpu_transfer(1, (0, 0, 16, 16)),
+        gpu_attach(1, [(GPU_DATA, 1000)]), gpu_attach(1, [(GPU_DATA, 1024)]),
+        gpu_transfer(1, (0, 0, 16, 16)), gpu_transfer(1, (0, 0, 17, 1)),
+        gpu_transfer(1, (0xffffffff, 0, 2, 1)), gpu_transfer(1, (0, 0, 1, 1), offset=2 ** 64 - 1),
+        gpu_flush(1, (0, 0, 16, 17)), gpu_scanout(1, (0, 0, 16, 16), scanout=1),
+        gpu_scanout(1, (8, 8, 9, 9)), gpu_scanout(1, (0, 0, 16, 16)),
+        gpu_op(0, gpu_hdr(0x999)), gpu_op(0, gpu_hdr(0x101)[:10]), gpu_op(0, gpu_hdr(0x200)),
+        gpu_op(1, gpu_hdr(0x100), resp=24), GPU_LOOK,
+        bytes([2]) + struct.pack("<IB", 0x0100, 4) + b"\xff\xff\xff\xff", bytes([3, 0, 9, 0]),
+        bytes([6, 1]), gpu_create(1, GPU_B8G8R8X8, 16, 16), bytes([8]), GPU_LOOK]))
+
+
 def main():
     vga_seeds()
     bus_seeds()
@@ -271,6 +378,7 @@ def main():
     fw_cfg_seeds()
     control_seeds()
     boot_seeds()
+    virtio_gpu_seeds()
     return 0
 
 
