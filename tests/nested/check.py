@@ -3,13 +3,18 @@
 
 Usage: check.py CHECK RESULT.json
 CHECK is one of: l1-kvm, l2-boot, memory, clock, rtc, disk, disk-readonly,
-reboot, poweroff, power-button, firmware, reboot-no-reboot. Exits 0 (pass),
-1 (fail, with what went wrong and the end of L2's console) or 77 (skip:
-the run could not happen on this machine).
+reboot, poweroff, power-button, firmware, reboot-no-reboot, display-console,
+display-resize. Exits 0 (pass), 1 (fail, with what went wrong and the end
+of L2's console) or 77 (skip: the run could not happen on this machine, or
+a tool a check needs is missing).
 """
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 
 SKIP = 77
 TAIL = 40
@@ -51,6 +56,10 @@ ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[A-Za-z]|[()][0-9A-Za-z]|[A-Za-z])")
 
 
 class Failure(Exception):
+    pass
+
+
+class Skip(Exception):
     pass
 
 
@@ -111,7 +120,7 @@ class Run:
             out.append("events on its control socket:")
             out += ["  " + s[5:] for s in ctl[-10:]]
         l1 = [f"  [{t:8.3f}] {s}" for t, s in self.l1() if re.match(
-            r"NESTED-L1-(DISK|POWER-BUTTON)", s)]
+            r"NESTED-L1-(DISK|POWER-BUTTON|SCREEN|RESIZE)", s)]
         if l1:
             out.append("what L1 saw and did:")
             out += l1[-8:]
@@ -580,6 +589,175 @@ def check_reboot_no_reboot(run):
     need_no_trouble(run)
 
 
+# ---- the graphics card: bochs-drm, virtio-gpu ----
+
+# --l2-vga: the card as l2-init names it, what it is, its DRM driver.
+CARDS = {
+    "std": ("the std VGA (PCI 1234:1111)", "bochs-drm"),
+    "virtio": ("virtio-gpu (PCI 1af4:1050)", "virtio_gpu"),
+}
+
+# What l2-init puts on the screen (its SCREEN_TEXT); OCR's lines are
+# compared with it without spaces, which OCR puts in or leaves out.
+SCREEN_TEXT = "NOOK DISPLAY 4711"
+
+
+def need_vmm_took_card(run):
+    """A card nook-vmm does not know is refused before the guest starts
+    (status 2); say so rather than that L2 never reached /init."""
+    if run.result.get("l2_vmm") == "qemu" or vmm_exit(run) != "2":
+        return
+    said = [s[5:] for _, s in run.l1() if s.startswith("VMM| ")]
+    raise Failure(f"nook-vmm refused its configuration (exit status 2) with --vga "
+                  f"{run.result.get('l2_vga')}: {said[-1] if said else 'it said nothing'}")
+
+
+def display_setup(run):
+    """L2 found the card and its driver gave it a DRM device and /dev/fb0;
+    returns the fields of L2's NESTED-L2-DISPLAY line."""
+    need_vmm_took_card(run)
+    l2_init(run)
+    l2 = run.l2()
+    vga = run.result.get("l2_vga", "none")
+    card, driver = CARDS[vga]
+    failed = [s.split()[-1] for _, s in l2 if s.startswith("NESTED-L2-INSMOD-FAILED")]
+    need(not failed, "L2 loaded the mailbox's virtio-blk and the card's DRM driver with what "
+         "it needs" + (f" (not: {', '.join(failed)})" if failed else ""))
+    _, disp = run.marker(l2, "NESTED-L2-DISPLAY")
+    need(disp is not None, "L2 looked for its graphics card")
+    if disp.get("card") != vga:
+        pci = [s for _, s in l2 if re.search(r"pci 0000:\S+: \[[0-9a-f]{4}:[0-9a-f]{4}\]", s)]
+        raise Failure(f"L2 has no {card} on its PCI bus (it found: {disp.get('card')})"
+                      + "".join(f"\n  the kernel said: {s}" for s in pci))
+    ok(f"L2 found {card} at {disp.get('pci')}")
+    dmesg = [s[len("NESTED-L2-DMESG "):] for _, s in l2 if s.startswith("NESTED-L2-DMESG ")]
+    drm = disp.get("drm", "").split(",")
+    what = (f"{driver} gave it a DRM device and, through its fbdev emulation, /dev/fb0 "
+            f"(DRM devices: {disp.get('drm') or 'none'}; fb0: {disp.get('fb')}; "
+            f"PCI driver: {disp.get('driver')})")
+    if "card0" not in drm or disp.get("fb") in (None, "none"):
+        raise Failure(what + "".join(f"\n  the kernel said: {s}" for s in dmesg))
+    ok(what)
+    for s in dmesg:
+        print(f"L2's kernel: {s}")
+    return disp
+
+
+def ocr(png):
+    """The lines tesseract reads on png, at twice its size first (fbcon's
+    8x16 font is small for it) and then as it is."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tries = []
+        if shutil.which("convert"):
+            big = os.path.join(tmp, "big.png")
+            r = subprocess.run(["convert", png, "-filter", "point", "-resize", "200%",
+                                "-bordercolor", "black", "-border", "32", big],
+                               capture_output=True, text=True, timeout=60)
+            if r.returncode == 0:
+                tries.append(big)
+        tries.append(png)
+        lines = []
+        for image in tries:
+            p = subprocess.run(["tesseract", image, "-", "--psm", "6"],
+                               capture_output=True, text=True, timeout=120)
+            lines = [" ".join(line.split()) for line in p.stdout.splitlines() if line.strip()]
+            if any(SCREEN_TEXT.replace(" ", "") in line.replace(" ", "").upper() for line in lines):
+                break
+        return lines
+
+
+def check_display_console(run):
+    """The DRM driver's console (fbcon) is on nook-vmm's display: L1's
+    screendump shows the line L2 echoed to tty0."""
+    if not shutil.which("tesseract"):
+        raise Skip("tesseract is not installed (tests/setup-debian.sh test installs tesseract-ocr)")
+    display_setup(run)
+    l2 = run.l2()
+    _, text = run.find(l2, r"^NESTED-L2-SCREEN-TEXT (.*)")
+    need(text is not None, f"L2 cleared its console and echoed {text.group(1) if text else SCREEN_TEXT!r} "
+         "to /dev/tty0")
+    l1 = run.l1()
+    need(run.marker(l1, "NESTED-L1-SCREEN-READY")[1] is not None,
+         "L1 found L2's mark in the mailbox disk (the line is on the screen)")
+    _, dump = run.marker(l1, "NESTED-L1-SCREENDUMP")
+    need(dump is not None and dump.get("status") == "0",
+         f"{'nookctl' if run.vmm == 'nook-vmm' else 'the monitor'} took a screendump"
+         + (f" (status {dump.get('status')}: {dump.get('reply', '').replace('_', ' ')})"
+            if dump and dump.get("status") != "0" else ""))
+    screen = run.result.get("screens", {}).get("screen")
+    need(screen is not None, "the screendump came out of L1 (base64 on its console)")
+    need(screen.get("status") == "ok", f"the screendump arrived whole as a PNG file ({screen.get('status')})")
+    print(f"screendump: {screen['file']}, {screen['width']}x{screen['height']}")
+    lines = ocr(screen["file"])
+    print("OCR reads:\n  " + "\n  ".join(lines or ["(nothing)"]))
+    found = [line for line in lines
+             if SCREEN_TEXT.replace(" ", "") in line.replace(" ", "").upper()]
+    need(found, f"OCR finds {SCREEN_TEXT!r} on the screen ({screen['file']})")
+    print(f"found: {found[0]!r}")
+    need_no_trouble(run)
+
+
+def check_display_resize(run):
+    """After nook-vmm's resize-display, L2's connector offers the new size
+    as its preferred mode: virtio-gpu after its display-config event,
+    bochs-drm after binding again (it reads the EDID from BAR2 only then)."""
+    disp = display_setup(run)
+    l2 = run.l2()
+    vga = run.result.get("l2_vga")
+    card, driver = CARDS[vga]
+    _, before = run.marker(l2, "NESTED-L2-MODES when=before")
+    need(before is not None and before.get("first") not in (None, "none"),
+         f"L2's connector {before.get('connector') if before else ''} has modes"
+         + (f" (first: {before.get('first')})" if before else ""))
+    print(f"before: preferred {before['first']}, modes {before.get('modes')}, "
+          f"EDID {before.get('edid_bytes')} bytes, fb {before.get('fb')}")
+    _, rs = run.marker(run.l1(), "NESTED-L1-RESIZE")
+    need(rs is not None, "L1 got to the resize request (L2 marked the mailbox)")
+    want = f"{rs.get('width')}x{rs.get('height')}"
+    reply = rs.get("reply", "").replace("_", " ")
+    if run.result.get("l2_vmm") == "qemu" and rs.get("status") == "unsupported":
+        print(f"note: {reply}; nothing more to check on the reference")
+        return
+    need(rs.get("status") == "0", f"nookctl resize-display width={rs.get('width')} "
+         f"height={rs.get('height')} succeeded" + (f" (status {rs.get('status')}: {reply})"
+                                                   if rs.get("status") != "0" else ""))
+    need(before["first"] != want, f"{want} is a new size (L2 preferred {before['first']} before)")
+    _, req = run.marker(l2, "NESTED-L2-RESIZE-REQUEST")
+    need(req is not None and req.get("size") == want,
+         f"L2 read L1's answer in the mailbox ({req.get('size') if req else 'none'})")
+    _, probe = run.marker(l2, "NESTED-L2-MODES when=probe")
+    _, rebind = run.marker(l2, "NESTED-L2-MODES when=rebind")
+    need(probe is not None, "L2 probed its connector again")
+    print(f"after a probe: preferred {probe.get('first')}, modes {probe.get('modes')}, "
+          f"EDID {probe.get('edid_bytes')} bytes, fb {probe.get('fb')}")
+    if rebind:
+        for _, s in l2:
+            if s.startswith("NESTED-L2-REBIND-DMESG "):
+                print(f"L2's kernel, binding {driver} again: {s.split(' ', 1)[1]}")
+        print(f"after binding {driver} again: preferred {rebind.get('first')}, modes "
+              f"{rebind.get('modes')}, EDID {rebind.get('edid_bytes')} bytes, fb {rebind.get('fb')}")
+    if probe.get("first") == want:
+        ok(f"{driver} offers {want} first (preferred) after a probe of the connector")
+    elif vga == "std" and rebind and rebind.get("first") == want:
+        ok(f"{driver} offers {want} first (preferred) once bound again: it reads the EDID at "
+           f"bind time only (a probe alone still gave {probe.get('first')})")
+    else:
+        last = rebind or probe
+        why = ""
+        if vga == "std" and last.get("edid_bytes") in ("0", None):
+            why = (": L2's connector has no EDID, so nook-vmm's std VGA offers none at "
+                   "offset 0 of BAR2 and bochs-drm falls back to its built-in modes "
+                   f"({last.get('first')} preferred)")
+        elif vga == "std":
+            why = f": the EDID at offset 0 of BAR2 still prefers {last.get('first')}"
+        else:
+            why = (f": within 10 s of the request the driver did not learn of a new size (no "
+                   f"display-config event, or the display info still says {last.get('first')})")
+        raise Failure(f"L2's connector does not offer {want} as its preferred mode after the "
+                      f"request (it offers {last.get('modes')}){why}")
+    need_no_trouble(run)
+
+
 CHECKS = {
     "l1-kvm": check_l1_kvm,
     "l2-boot": check_l2_boot,
@@ -593,6 +771,8 @@ CHECKS = {
     "power-button": check_power_button,
     "firmware": check_firmware,
     "reboot-no-reboot": check_reboot_no_reboot,
+    "display-console": check_display_console,
+    "display-resize": check_display_resize,
 }
 
 
@@ -616,6 +796,9 @@ def main():
     timings(run)
     try:
         CHECKS[sys.argv[1]](run)
+    except Skip as e:
+        print(f"skipped: {e}")
+        return SKIP
     except Failure as e:
         print(f"FAIL: {e}")
         print(run.diagnosis())

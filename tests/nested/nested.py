@@ -12,7 +12,9 @@ guest shows up as failed checks rather than as a failed build step; a missing
 prerequisite is recorded as a skip with the reason.
 """
 import argparse
+import base64
 import fcntl
+import hashlib
 import json
 import lzma
 import os
@@ -50,6 +52,28 @@ L2_MODULES = [
     "drivers/acpi/button.ko",
     "drivers/input/evdev.ko",
 ]
+
+# The DRM driver of each --l2-vga card and what it needs, in load order
+# (from the modules' depends=), for l2-init's screen step. Only the
+# configurations with that card carry them.
+L2_VGA_MODULES = {
+    "none": [],
+    "std": [
+        "drivers/gpu/drm/drm.ko",
+        "drivers/gpu/drm/drm_kms_helper.ko",
+        "drivers/gpu/drm/ttm/ttm.ko",
+        "drivers/gpu/drm/drm_ttm_helper.ko",
+        "drivers/gpu/drm/drm_vram_helper.ko",
+        "drivers/gpu/drm/tiny/bochs.ko",
+    ],
+    "virtio": [
+        "drivers/virtio/virtio_dma_buf.ko",
+        "drivers/gpu/drm/drm.ko",
+        "drivers/gpu/drm/drm_kms_helper.ko",
+        "drivers/gpu/drm/drm_shmem_helper.ko",
+        "drivers/gpu/drm/virtio/virtio-gpu.ko",
+    ],
+}
 
 # QEMU's RAM for L1: L2's memory plus an uncompressed initramfs of up to
 # 80 MiB (the PVH kernel, or QEMU and its libraries), held twice while the
@@ -104,7 +128,10 @@ def unpack_kernel(out, deb, wanted_modules=None, subdir="linux"):
     wanted_modules) from deb into out/subdir (only those: the whole package
     is 400 MB of modules nobody here loads). Returns (bzImage path,
     {module path in the package: path})."""
-    wanted_modules = wanted_modules if wanted_modules is not None else KVM_MODULES + L2_MODULES
+    if wanted_modules is None:
+        wanted_modules = KVM_MODULES + L2_MODULES
+        for mods in L2_VGA_MODULES.values():
+            wanted_modules += [m for m in mods if m not in wanted_modules]
     dest = os.path.join(out, subdir)
     stamp = os.path.join(dest, ".unpacked-from")
     # The stamp names the package and the modules, so that a list that grew
@@ -261,10 +288,10 @@ def base_root(busybox, init):
     return c
 
 
-def build_l2_initramfs(busybox, exit_port, modules):
+def build_l2_initramfs(busybox, exit_port, modules, vga="none"):
     c = base_root(busybox, os.path.join(HERE, "l2-init"))
     c.copy("bin/exit-port", exit_port, 0o755)
-    for m in L2_MODULES:
+    for m in L2_MODULES + L2_VGA_MODULES[vga]:
         c.file(f"lib/modules/{os.path.basename(m)}", module_bytes(modules[m]))
     return c.finish()
 
@@ -336,10 +363,18 @@ def build_boot_disk(path, bzimage, l2_initramfs, append):
 # What QEMU needs in L1 to boot a kernel directly with SeaBIOS.
 QEMU_FIRMWARE = ["/usr/share/seabios/bios-256k.bin", "/usr/share/qemu/linuxboot_dma.bin",
                  "/usr/share/qemu/pvh.bin", "/usr/share/qemu/kvmvapic.bin"]
+# And for each --l2-vga card: -vga std's option ROM (Debian's QEMU finds
+# SeaBIOS's files where they are), virtio-gpu-pci's loadable modules.
+QEMU_VGA_FILES = {
+    "none": [],
+    "std": ["/usr/share/seabios/vgabios-stdvga.bin"],
+    "virtio": ["/usr/lib/x86_64-linux-gnu/qemu/hw-display-virtio-gpu.so",
+               "/usr/lib/x86_64-linux-gnu/qemu/hw-display-virtio-gpu-pci.so"],
+}
 
 
 def build_l1_initramfs(busybox, vmm, nookctl, l2_kernel, modules, l2_initramfs,
-                       boot_disk=None, firmware=None):
+                       boot_disk=None, firmware=None, vga="none"):
     """vmm is nook-vmm, or QEMU for a reference run. L2 boots from
     l2_kernel and l2_initramfs, or from boot_disk through firmware."""
     c = base_root(busybox, os.path.join(HERE, "l1-init"))
@@ -348,7 +383,7 @@ def build_l1_initramfs(busybox, vmm, nookctl, l2_kernel, modules, l2_initramfs,
     binaries = [vmm]
     if os.path.basename(vmm).startswith("qemu-system"):
         c.copy("usr/bin/qemu-system-x86_64", vmm, 0o755)
-        for f in QEMU_FIRMWARE:
+        for f in QEMU_FIRMWARE + QEMU_VGA_FILES[vga]:
             c.copy(f, os.path.realpath(f), 0o644)
     else:
         c.copy("usr/bin/nook-vmm", vmm, 0o755)
@@ -379,18 +414,93 @@ def build_l1_initramfs(busybox, vmm, nookctl, l2_kernel, modules, l2_initramfs,
 
 # ---- the L0 run ----
 
-def run_qemu(args, vmlinux, initrd, logpath):
+class Screens:
+    """Screendumps that L1 sends on its console, base64 between
+    NESTED-L1-SCREEN-BEGIN name=NAME and NESTED-L1-SCREEN-END name=NAME
+    bytes=N sha256=HEX: written to OUT/CONFIG-NAME.png and described in
+    the result. Their data lines stay out of the log; a kernel message that
+    comes in between is logged as usual (and a line it broke shows up as a
+    wrong sha256)."""
+
+    BEGIN = re.compile(r"^NESTED-L1-SCREEN-BEGIN name=([\w-]+)")
+    END = re.compile(r"^NESTED-L1-SCREEN-END name=([\w-]+) bytes=(\d+) sha256=([0-9a-f]+)")
+    DATA = re.compile(r"^[A-Za-z0-9+/=]+$")
+
+    def __init__(self, out, config):
+        self.out, self.config = out, config
+        self.name = None
+        self.lines = []
+        self.saved = {}
+        # What the last run wrote must not pass for this run's.
+        try:
+            with open(os.path.join(out, config + ".json")) as f:
+                last = json.load(f).get("screens", {})
+        except (OSError, ValueError):
+            last = {}
+        for info in last.values():
+            if info.get("file") and os.path.exists(info["file"]):
+                os.unlink(info["file"])
+
+    def take(self, text):
+        """Whether a line of L1's console is screen data, kept out of the log."""
+        if self.name is None:
+            m = self.BEGIN.match(text)
+            if m:
+                self.name, self.lines = m.group(1), []
+            return False
+        if self.DATA.match(text):
+            self.lines.append(text)
+            return True
+        m = self.END.match(text)
+        if m:
+            self.save(m.group(1), int(m.group(2)), m.group(3))
+            self.name = None
+        return False
+
+    def finish(self):
+        """After the run: a screendump whose end never came."""
+        if self.name is not None:
+            self.saved[self.name] = {"name": self.name, "status": f"cut off after "
+                                     f"{len(self.lines)} lines (no NESTED-L1-SCREEN-END)"}
+            self.name = None
+
+    def save(self, name, size, sha256):
+        info = {"name": name, "bytes": size}
+        try:
+            data = base64.b64decode("".join(self.lines), validate=True)
+        except ValueError as e:
+            info["status"] = f"bad base64: {e}"
+            self.saved[name] = info
+            return
+        got = hashlib.sha256(data).hexdigest()
+        if len(data) != size or got != sha256:
+            info["status"] = (f"damaged on the way: {len(data)} bytes with sha256 {got[:16]}..., "
+                              f"L1 sent {size} bytes with sha256 {sha256[:16]}...")
+        elif data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+            info["status"] = "not a PNG file"
+        else:
+            info["status"] = "ok"
+            info["width"], info["height"] = struct.unpack(">II", data[16:24])
+        path = os.path.join(self.out, f"{self.config}-{name}.png")
+        with open(path, "wb") as f:
+            f.write(data)
+        info["file"] = path
+        self.saved[name] = info
+
+
+def run_qemu(args, vmlinux, initrd, logpath, screens):
     """Runs QEMU until it exits or the timeout; returns (status, timed_out,
     start epoch). L1's console (COM1, with QEMU's own messages) and L2's
     (L1's COM2) are merged into one log, L2's lines marked "L2| ", and
-    written as they arrive, so that a run can be followed."""
+    written as they arrive, so that a run can be followed. Screendumps on
+    L1's console go to screens."""
     start = time.time()
     l1_append = " ".join([
         "console=ttyS0", "panic=-1",
         f"nested.cpus={args.cpus}", f"nested.memory={args.memory}",
         f"nested.timeout={args.l2_timeout}", f"nested.hosttime={int(start)}",
         f"nested.vmm={args.l2_vmm}", f"nested.boot={args.l2_boot}",
-        f"nested.l1={args.l1 or '-'}",
+        f"nested.l1={args.l1 or '-'}", f"nested.vga={args.l2_vga}",
         "--", args.l2_append,
     ]).strip()
     l2_read, l2_write = os.pipe()
@@ -413,6 +523,8 @@ def run_qemu(args, vmlinux, initrd, logpath):
 
         def emit(prefix, raw):
             text = raw.decode("utf-8", "replace").replace("\r", "")
+            if not prefix and screens.take(text):
+                return
             logf.write(f"[{time.time() - start:9.3f}] {prefix}{text}\n")
             logf.flush()
 
@@ -481,6 +593,7 @@ def run(args):
     out = args.out
     result = {"config": args.config, "l2_vmm": args.l2_vmm, "cpus": args.cpus,
               "memory": args.memory, "l2_boot": args.l2_boot, "l1": args.l1,
+              "l2_vga": args.l2_vga,
               "memory_bytes": parse_size(args.memory), "l2_append": args.l2_append,
               "log": os.path.join(out, args.config + ".log")}
     try:
@@ -490,7 +603,7 @@ def run(args):
         deb = kernel_deb(out)
         bzimage, modules = unpack_kernel(out, deb)
         vmlinux = extract_vmlinux(bzimage, os.path.join(out, "linux", "vmlinux"))
-        l2 = build_l2_initramfs(busybox, args.exit_port, modules)
+        l2 = build_l2_initramfs(busybox, args.exit_port, modules, args.l2_vga)
         l2_kernel = vmlinux if args.l2_boot == "pvh" else bzimage
         vmm = args.vmm if args.l2_vmm == "nook" else shutil.which(args.qemu)
         boot_disk = firmware = None
@@ -503,7 +616,7 @@ def run(args):
             boot_disk = build_boot_disk(os.path.join(out, args.config + "-boot.img"),
                                         bzimage, l2, append)
         l1 = build_l1_initramfs(busybox, vmm, args.nookctl, l2_kernel, modules, l2,
-                                boot_disk, firmware)
+                                boot_disk, firmware, args.l2_vga)
         # Uncompressed: unpacking gzip in L1 would cost seconds of TCG time,
         # and most of the bytes are the already-compressed bzImage.
         initrd = os.path.join(out, args.config + "-l1.cpio")
@@ -513,9 +626,15 @@ def run(args):
         vmm_name = {"nook": "nook-vmm", "qemu": "QEMU"}[args.l2_vmm]
         log(f"{args.config}: booting {os.path.basename(deb)}, L2 from the {args.l2_boot} under "
             f"{vmm_name} with {args.cpus} CPU(s) and {args.memory} ({len(l1) >> 20} MiB initramfs)")
-        status, timed_out, start = run_qemu(args, vmlinux, initrd, result["log"])
+        screens = Screens(out, args.config)
+        status, timed_out, start = run_qemu(args, vmlinux, initrd, result["log"], screens)
+        screens.finish()
         result.update(status="ran", qemu_status=status, timed_out=timed_out, start_epoch=start,
-                      elapsed=time.time() - start, times=milestones(result["log"]))
+                      elapsed=time.time() - start, times=milestones(result["log"]),
+                      screens=screens.saved)
+        for info in screens.saved.values():
+            log(f"{args.config}: screendump {info['name']}: {info['status']}"
+                + (f", {info['width']}x{info['height']}, {info['file']}" if "width" in info else ""))
         t = result["times"]
         log(f"{args.config}: QEMU exited with {status}{' (timed out)' if timed_out else ''} "
             f"after {result['elapsed']:.1f} s; L1 /init at {t.get('l1_init', '-')} s, "
@@ -555,18 +674,22 @@ def main():
     p.add_argument("--firmware", default="/usr/share/seabios/bios.bin",
                    help="nook-vmm's default firmware, put at the same path in L1 for "
                    "--l2-boot firmware")
+    p.add_argument("--l2-vga", choices=sorted(L2_VGA_MODULES), default="none",
+                   help="L2's graphics card (--vga); its DRM driver goes into L2's initramfs")
     p.add_argument("--l1", default="",
                    help="what L1 does besides running the VMM, comma-separated: disk "
                    "(give L2 a 16 MiB disk and an 8 MiB read-only one, watch the first), "
                    "button (press the power button every 2 s), reboot (let L2 reset "
-                   "instead of passing --no-reboot)")
+                   "instead of passing --no-reboot), screen (give L2 a mailbox disk; when "
+                   "L2 marks it, take a screendump, send it here and ask for another display "
+                   "size)")
     # A run takes 20-45 s on a 2-core host (disk, with two L2 boots, up to
-    # 60 s); these bound a hang so that the seven configurations stay under
-    # ten minutes even if every one of them hangs.
-    p.add_argument("--timeout", type=int, default=int(os.environ.get("NESTED_TIMEOUT", 80)),
-                   help="seconds before QEMU (L0) is killed (default 80, or $NESTED_TIMEOUT)")
-    p.add_argument("--l2-timeout", type=int, default=int(os.environ.get("NESTED_L2_TIMEOUT", 70)),
-                   help="seconds before L1 kills the VMM (default 70, or $NESTED_L2_TIMEOUT)")
+    # 60 s); these bound a hang so that the nine configurations stay under
+    # twelve minutes even if every one of them hangs.
+    p.add_argument("--timeout", type=int, default=int(os.environ.get("NESTED_TIMEOUT", 110)),
+                   help="seconds before QEMU (L0) is killed (default 110, or $NESTED_TIMEOUT)")
+    p.add_argument("--l2-timeout", type=int, default=int(os.environ.get("NESTED_L2_TIMEOUT", 100)),
+                   help="seconds before L1 kills the VMM (default 100, or $NESTED_L2_TIMEOUT)")
     p.add_argument("--qemu", default="qemu-system-x86_64")
     args = p.parse_args()
     args.l1_cpus = args.l1_cpus or args.cpus
