@@ -102,3 +102,64 @@ def run_main(fn):
         print(f"FAIL: {e}")
         sys.exit(1)
     print("PASS")
+
+
+def wait_for_text(path, needle, timeout):
+    """Whether needle shows up in the file at path within timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path) and needle in open(path, errors="replace").read():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+class SerialGuest:
+    """A nook-vmm whose guest prints lines on a serial port logged to a file;
+    pos is how many of those lines a test has taken."""
+
+    def __init__(self, cmd, log):
+        self.log = log
+        self.pos = 0
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def lines(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def wait_line(self, line, timeout=60):
+        """Waits for a line; takes the lines up to it. Whether it came."""
+        deadline = time.time() + timeout
+        while time.time() < deadline and self.proc.poll() is None:
+            lines = self.lines()
+            if line in lines:
+                self.pos = lines.index(line) + 1
+                return True
+            time.sleep(0.1)
+        return False
+
+    def wait_lines(self, want, timeout=30, skip=False):
+        """Waits for the lines after the ones taken to begin with want (or,
+        with skip, to hold want somewhere: a client may send more); takes
+        them and returns None, or returns what came instead."""
+        deadline = time.time() + timeout
+        while True:
+            got = self.lines()[self.pos:]
+            for i in range(len(got) - len(want) + 1 if skip else min(1, len(got) - len(want) + 1)):
+                if got[i:i + len(want)] == want:
+                    self.pos += i + len(want)
+                    return None
+            if time.time() > deadline or self.proc.poll() is not None:
+                return got if skip else got[:len(want)]
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        err = self.proc.stderr.read()
+        if err:
+            print("nook-vmm stderr:\n" + err)

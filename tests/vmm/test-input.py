@@ -41,34 +41,12 @@ POINTER = [
 ]
 
 
-class Guest:
-    def __init__(self, vmm, image, tmp):
-        self.log = os.path.join(tmp, "serial.log")
-        self.sock = os.path.join(tmp, "control.sock")
-        self.pos = 0
-        self.proc = subprocess.Popen([vmm, "--kernel", image, "--display", "none", "--control", self.sock,
-                                      "--serial", "file:" + self.log],
-                                     stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-    def lines(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read().splitlines()
-        except FileNotFoundError:
-            return []
-
-    def wait_lines(self, want, timeout=30):
-        """Waits for the lines after the ones already taken to begin with
-        want; returns what came instead on a timeout."""
-        deadline = time.time() + timeout
-        while True:
-            got = self.lines()[self.pos:self.pos + len(want)]
-            if got == want:
-                self.pos += len(want)
-                return None
-            if time.time() > deadline or self.proc.poll() is not None:
-                return got
-            time.sleep(0.05)
+def start_guest(vmm, image, tmp):
+    log, sock = os.path.join(tmp, "serial.log"), os.path.join(tmp, "control.sock")
+    g = nooktest.SerialGuest([vmm, "--kernel", image, "--display", "none", "--control", sock,
+                              "--serial", "file:" + log], log)
+    g.sock = sock
+    return g
 
 
 def nookctl(ctl, sock, *args):
@@ -79,7 +57,7 @@ def main():
     vmm, ctl, guests = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), sys.argv[3]
     nooktest.need_kvm()
     tmp = nooktest.tmpdir()
-    g = Guest(vmm, os.path.join(guests, "input.elf"), tmp)
+    g = start_guest(vmm, os.path.join(guests, "input.elf"), tmp)
     try:
         deadline = time.time() + 60
         while "ready for input" not in g.lines() and time.time() < deadline and g.proc.poll() is None:

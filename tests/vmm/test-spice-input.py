@@ -37,44 +37,12 @@ MOTION = [
 ]
 
 
-class Guest:
-    def __init__(self, vmm, image, tmp):
-        self.log = os.path.join(tmp, "serial.log")
-        self.spice = os.path.join(tmp, "spice.sock")
-        self.pos = 0
-        self.proc = subprocess.Popen([vmm, "--kernel", image, "--vga", "std", "--control", "none",
-                                      "--spice", "unix:" + self.spice, "--serial", "file:" + self.log],
-                                     stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-    def lines(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read().splitlines()
-        except FileNotFoundError:
-            return []
-
-    def wait_seq(self, want, timeout=30):
-        """Waits for want as consecutive lines after the ones already taken
-        (a client may send more, such as lock keys to match the guest's
-        LEDs); returns None, or the lines seen instead."""
-        deadline = time.time() + timeout
-        while True:
-            got = self.lines()[self.pos:]
-            for i in range(len(got) - len(want) + 1):
-                if got[i:i + len(want)] == want:
-                    self.pos += i + len(want)
-                    return None
-            if time.time() > deadline or self.proc.poll() is not None:
-                return got
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        err = self.proc.stderr.read()
-        if err:
-            print("nook-vmm stderr:\n" + err)
+def start_guest(vmm, image, tmp):
+    log, spice = os.path.join(tmp, "serial.log"), os.path.join(tmp, "spice.sock")
+    g = nooktest.SerialGuest([vmm, "--kernel", image, "--vga", "std", "--control", "none",
+                              "--spice", "unix:" + spice, "--serial", "file:" + log], log)
+    g.spice = spice
+    return g
 
 
 def spice_client(client, sock, *args):
@@ -86,12 +54,12 @@ def through_spice_client(g, client):
     for keys, codes in KEYS:
         p = spice_client(client, g.spice, "--keys", keys)
         check(p.returncode == 0, f"spice-client --keys {keys}: {p.stderr.strip()!r}")
-        got = g.wait_seq([f"kbd {c}" for c in codes])
+        got = g.wait_lines([f"kbd {c}" for c in codes], skip=True)
         check(got is None, f"scancodes {keys} arrive as {' '.join(codes)}" + (f", got {got}" if got else ""))
     for motion, packet in MOTION:
         p = spice_client(client, g.spice, "--motion", motion)
         check(p.returncode == 0, f"spice-client --motion {motion}: {p.stderr.strip()!r}")
-        got = g.wait_seq([f"aux {packet}"])
+        got = g.wait_lines([f"aux {packet}"], skip=True)
         check(got is None, f"motion {motion} arrives as {packet}" + (f", got {got}" if got else ""))
 
 
@@ -125,7 +93,7 @@ def through_remote_viewer(g, tmp):
         print(p.stdout.strip())
         for key, codes in (("a", ["1e", "9e"]), ("Up", ["e0", "48", "e0", "c8"]), ("F12", ["58", "d8"])):
             subprocess.run(["xdotool", "key", "--delay", "50", key], env=env, timeout=30)
-            got = g.wait_seq([f"kbd {c}" for c in codes], timeout=15)
+            got = g.wait_lines([f"kbd {c}" for c in codes], timeout=15, skip=True)
             check(got is None, f"xdotool key {key} in remote-viewer arrives as {' '.join(codes)}"
                   + (f", got {got[-8:]}" if got else ""))
         # A click in the guest's screen: in server mode the first click makes
@@ -157,14 +125,9 @@ def main():
     for tool, package in (("Xvfb", "xvfb"), ("xdotool", "xdotool"), ("remote-viewer", "virt-viewer")):
         check(shutil.which(tool) is not None, f"{tool} is there (package {package}, tests/setup-debian.sh test)")
     tmp = nooktest.tmpdir()
-    g = Guest(vmm, os.path.join(guests, "input.elf"), tmp)
+    g = start_guest(vmm, os.path.join(guests, "input.elf"), tmp)
     try:
-        deadline = time.time() + 60
-        while "ready for input" not in g.lines() and time.time() < deadline and g.proc.poll() is None:
-            time.sleep(0.1)
-        lines = g.lines()
-        check("ready for input" in lines, "the guest set up the i8042 and waits for input")
-        g.pos = lines.index("ready for input") + 1
+        check(g.wait_line("ready for input"), "the guest set up the i8042 and waits for input")
         through_spice_client(g, client)
         through_remote_viewer(g, tmp)
     finally:

@@ -23,15 +23,6 @@ import images  # noqa: E402
 BANNER = "SeaBIOS (version"
 
 
-def wait_for(path, needle, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if os.path.exists(path) and needle in open(path, errors="replace").read():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -51,7 +42,7 @@ class Vmm:
                                       "--spice", spice],
                                      stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.control = nooktest.Control(self.sock)
-        check(wait_for(self.serial, "No bootable device", 90), f"{name}: SeaBIOS finds no bootable device")
+        check(nooktest.wait_for_text(self.serial, "No bootable device", 90), f"{name}: SeaBIOS finds no bootable device")
 
     def quit(self):
         try:

@@ -22,15 +22,6 @@ BANNER = "SeaBIOS (version"
 BANNER_ROWS = 16
 
 
-def wait_for(path, needle, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if os.path.exists(path) and needle in open(path, errors="replace").read():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def ocr(png):
     p = subprocess.run(["tesseract", png, "-", "--psm", "6"], capture_output=True, text=True, timeout=120)
     return [" ".join(line.split()) for line in p.stdout.splitlines() if line.strip()]
@@ -47,7 +38,7 @@ def nook_screen(vmm, nookctl, tmp):
                             stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         c = nooktest.Control(sock)
-        check(wait_for(serial, "No bootable device", 90), "SeaBIOS finds no bootable device")
+        check(nooktest.wait_for_text(serial, "No bootable device", 90), "SeaBIOS finds no bootable device")
         r = c.execute("screendump", {"file": png}, id=3)
         check(r == {"return": {}, "id": 3}, f"screendump returns {{}}: {r}")
         w, h, _ = images.read_png(png)
@@ -109,7 +100,7 @@ def qemu_screen(qemu, tmp):
                              "-device", "isa-debugcon,iobase=0x402,chardev=dbg"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        check(wait_for(debug, "No bootable device", 120), "QEMU's SeaBIOS finds no bootable device")
+        check(nooktest.wait_for_text(debug, "No bootable device", 120), "QEMU's SeaBIOS finds no bootable device")
         s = socket.socket(socket.AF_UNIX)
         s.connect(qmp)
         f = s.makefile("rw")
