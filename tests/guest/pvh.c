@@ -11,27 +11,7 @@
 #define EFLAGS_TF 0x00000100u
 #define EFLAGS_IF 0x00000200u
 #define EFLAGS_VM 0x00020000u
-
 #define E820_RAM 1
-
-static uint64_t fwcfg_e820_ram(void)
-{
-    struct rt_fwcfg_file f;
-    if (!rt_fwcfg_find("etc/e820", &f))
-        rt_fail("etc/e820 not in fw_cfg");
-    uint64_t ram = 0;
-    rt_fwcfg_select(f.select);
-    for (uint32_t off = 0; off + 20 <= f.size; off += 20) {
-        struct {
-            uint64_t addr, size;
-            uint32_t type;
-        } __attribute__((packed)) e;
-        rt_fwcfg_read(&e, sizeof(e));
-        if (e.type == E820_RAM)
-            ram += e.size;
-    }
-    return ram;
-}
 
 int main(void)
 {
@@ -81,7 +61,7 @@ int main(void)
     }
     /* Firmware may keep some RAM for itself (SeaBIOS reserves the top
      * 128 KiB below 4 GiB), so compare with fw_cfg's e820 loosely. */
-    uint64_t e820_ram = fwcfg_e820_ram();
+    uint64_t e820_ram = rt_fwcfg_e820_ram(NULL);
     rt_printf("memmap ram %llu KiB, fw_cfg e820 ram %llu KiB\n", ram >> 10, e820_ram >> 10);
     bool close = ram <= e820_ram && e820_ram - ram <= (2u << 20);
     rt_printf("= memmap ram within 2 MiB below fw_cfg e820: %s\n", close ? "yes" : "no");

@@ -24,49 +24,14 @@
  * copied with rep movsl: some hosts' /dev/kvm emulates this code an
  * instruction at a time. */
 #include "rt/rt.h"
+#include "rt/virtio.h"
 
-#define VIRTIO_VENDOR 0x1af4
 #define VIRTIO_GPU_ID 0x1050
 
 /* Where to put BARs that no firmware assigned (see virtio-hostile.c). */
 #define BAR_POOL 0xc0000000u
 
-#define PCI_COMMAND 0x04
-#define PCI_CMD_MEM 0x2
-#define PCI_CMD_MASTER 0x4
-#define PCI_CAP_VENDOR 0x09
-
-#define CAP_COMMON 1
-#define CAP_NOTIFY 2
-#define CAP_ISR 3
-#define CAP_DEVICE 4
-
-#define CC_DFSELECT 0x00
-#define CC_DF 0x04
-#define CC_GFSELECT 0x08
-#define CC_GF 0x0c
-#define CC_NUM_QUEUES 0x12
-#define CC_STATUS 0x14
-#define CC_QSELECT 0x16
-#define CC_QSIZE 0x18
-#define CC_QMSIX 0x1a
-#define CC_QENABLE 0x1c
-#define CC_QNOTIFY_OFF 0x1e
-#define CC_QDESC 0x20
-#define CC_QDRIVER 0x28
-#define CC_QDEVICE 0x30
-
-#define S_ACK 0x01
-#define S_DRIVER 0x02
-#define S_DRIVER_OK 0x04
-#define S_FEATURES_OK 0x08
-
 #define F_EDID 1                    /* low word */
-#define F_VERSION_1 0               /* high word (bit 32) */
-
-#define D_NEXT 1
-#define D_WRITE 2
-#define NO_VECTOR 0xffff
 
 #define QSIZE 8
 #define WAIT_MS 2000
@@ -102,36 +67,11 @@
 #define FB 0x01000000u
 #define CURSOR_FB 0x01400000u
 
-struct vdesc {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags;
-    uint16_t next;
-};
-
-struct vavail {
-    uint16_t flags;
-    uint16_t idx;
-    uint16_t ring[QSIZE];
-    uint16_t used_event;
-};
-
-struct vused {
-    uint16_t flags;
-    uint16_t idx;
-    struct {
-        uint32_t id;
-        uint32_t len;
-    } ring[QSIZE];
-    uint16_t avail_event;
-};
-
 struct queue {
-    struct vdesc desc[QSIZE] __attribute__((aligned(16)));
-    struct vavail avail __attribute__((aligned(8)));
-    struct vused used __attribute__((aligned(8)));
+    struct rt_virtq_desc desc[QSIZE] __attribute__((aligned(16)));
+    RT_VIRTQ_AVAIL(QSIZE) avail __attribute__((aligned(8)));
+    RT_VIRTQ_USED(QSIZE) used __attribute__((aligned(8)));
     uint16_t next_avail;
-    uintptr_t notify;
 };
 
 struct hdr {
@@ -152,9 +92,7 @@ static struct queue queues[2] __attribute__((aligned(4096)));
 static uint8_t cmdbuf[2048] __attribute__((aligned(64)));
 static uint8_t respbuf[2048] __attribute__((aligned(64)));
 
-static uint8_t pdev;
-static uintptr_t common, notify_base, devcfg;
-static uint32_t notify_mult;
+static struct rt_virtio vio;
 static uint64_t ram_end;
 static uint32_t last_written;
 static uint64_t next_fence = 1;
@@ -162,237 +100,51 @@ static uint64_t next_fence = 1;
 static uint32_t bar_line[WIDTH];
 static uint32_t pattern[2 * WIDTH];
 
-/* ---- MMIO ---- */
-
-static uint8_t rd8(uintptr_t a)
-{
-    return *(volatile uint8_t *)a;
-}
-
-static uint16_t rd16(uintptr_t a)
-{
-    return *(volatile uint16_t *)a;
-}
-
-static void wr8(uintptr_t a, uint8_t v)
-{
-    *(volatile uint8_t *)a = v;
-}
-
-static void wr16(uintptr_t a, uint16_t v)
-{
-    *(volatile uint16_t *)a = v;
-}
-
-static void wr64(uintptr_t a, uint64_t v)
-{
-    mmio_write32(a, (uint32_t)v);
-    mmio_write32(a + 4, (uint32_t)(v >> 32));
-}
-
-static uint64_t gpa(const volatile void *p)
-{
-    return (uint64_t)(uintptr_t)p;
-}
-
-/* ---- PCI ---- */
-
-static bool find_device(void)
-{
-    for (uint8_t dev = 0; dev < 32; dev++) {
-        uint32_t id = rt_pci_read32(0, dev, 0, 0x00);
-
-        if ((id & 0xffff) == VIRTIO_VENDOR && (id >> 16) == VIRTIO_GPU_ID) {
-            pdev = dev;
-            return true;
-        }
-    }
-    return false;
-}
-
-static uint64_t bar_addr(unsigned i)
-{
-    uint32_t lo = rt_pci_read32(0, pdev, 0, (uint16_t)(0x10 + 4 * i));
-    uint64_t a;
-
-    if (lo & 1)
-        return 0;
-    a = lo & ~0xfu;
-    if ((lo & 6) == 4 && i < 5)
-        a |= (uint64_t)rt_pci_read32(0, pdev, 0, (uint16_t)(0x14 + 4 * i)) << 32;
-    return a;
-}
-
-/* Memory BARs that are unassigned or out of reach of 32-bit code go to the
- * pool; then memory decoding and bus mastering go on. */
-static void place_bars(void)
-{
-    uint32_t cmd = rt_pci_read32(0, pdev, 0, PCI_COMMAND) & 0xffff;
-    uint32_t next = BAR_POOL;
-
-    rt_pci_write32(0, pdev, 0, PCI_COMMAND, cmd & ~(uint32_t)PCI_CMD_MEM);
-    for (unsigned i = 0; i < 6; i++) {
-        uint16_t off = (uint16_t)(0x10 + 4 * i);
-        uint32_t lo = rt_pci_read32(0, pdev, 0, off), hi, mask, size;
-        bool wide = (lo & 7) == 4;
-        uint64_t base;
-
-        if (lo & 1)
-            continue;
-        hi = wide ? rt_pci_read32(0, pdev, 0, (uint16_t)(off + 4)) : 0;
-        rt_pci_write32(0, pdev, 0, off, 0xffffffffu);
-        mask = rt_pci_read32(0, pdev, 0, off) & ~0xfu;
-        rt_pci_write32(0, pdev, 0, off, lo);
-        if (!mask) {
-            i += wide;
-            continue;
-        }
-        size = ~mask + 1;
-        base = (lo & ~0xfu) | (uint64_t)hi << 32;
-        if (base == 0 || hi != 0) {
-            next = (next + size - 1) & ~(size - 1);
-            rt_pci_write32(0, pdev, 0, off, next | (lo & 0xf));
-            if (wide)
-                rt_pci_write32(0, pdev, 0, (uint16_t)(off + 4), 0);
-            rt_printf("bar%u: assigned %08x size %x\n", i, next, size);
-            next += size;
-        } else {
-            rt_printf("bar%u: at %llx size %x\n", i, base, size);
-        }
-        i += wide;
-    }
-    rt_pci_write32(0, pdev, 0, PCI_COMMAND, cmd | PCI_CMD_MEM | PCI_CMD_MASTER);
-}
-
-static void find_caps(void)
-{
-    uint8_t ptr = (uint8_t)(rt_pci_read32(0, pdev, 0, 0x34) & 0xfc);
-    bool have[5] = { false };
-
-    for (unsigned n = 0; ptr && n < 48; n++) {
-        uint32_t w0 = rt_pci_read32(0, pdev, 0, ptr);
-        uint8_t id = (uint8_t)w0, type = (uint8_t)(w0 >> 24);
-
-        if (id == PCI_CAP_VENDOR && type >= CAP_COMMON && type <= CAP_DEVICE && !have[type]) {
-            uint8_t bar = (uint8_t)rt_pci_read32(0, pdev, 0, (uint16_t)(ptr + 4));
-            uint32_t off = rt_pci_read32(0, pdev, 0, (uint16_t)(ptr + 8));
-            uint64_t base = bar < 6 ? bar_addr(bar) : 0;
-            uintptr_t a = (uintptr_t)(base + off);
-
-            RT_CHECK(base && base + off < 0x100000000ull, "virtio cap type %u in bar %u is unusable",
-                     type, bar);
-            if (type == CAP_COMMON)
-                common = a;
-            else if (type == CAP_NOTIFY) {
-                notify_base = a;
-                notify_mult = rt_pci_read32(0, pdev, 0, (uint16_t)(ptr + 16));
-            } else if (type == CAP_DEVICE)
-                devcfg = a;
-            have[type] = true;
-        }
-        ptr = (uint8_t)((w0 >> 8) & 0xfc);
-    }
-    rt_printf("= capabilities: common %s, notify %s, isr %s, device %s\n", have[CAP_COMMON] ? "yes" : "no",
-              have[CAP_NOTIFY] ? "yes" : "no", have[CAP_ISR] ? "yes" : "no", have[CAP_DEVICE] ? "yes" : "no");
-    RT_CHECK(common && notify_base && devcfg, "a virtio capability is missing");
-}
-
-/* End of the RAM that holds 1 MiB, from fw_cfg's etc/e820. */
-static uint64_t find_ram_end(void)
-{
-    struct rt_fwcfg_file f;
-    uint64_t end = 0;
-
-    RT_CHECK(rt_fwcfg_find("etc/e820", &f), "etc/e820 not in fw_cfg");
-    rt_fwcfg_select(f.select);
-    for (uint32_t off = 0; off + 20 <= f.size; off += 20) {
-        struct {
-            uint64_t addr, size;
-            uint32_t type;
-        } __attribute__((packed)) e;
-
-        rt_fwcfg_read(&e, sizeof(e));
-        if (e.type == 1 && e.addr <= 0x100000 && e.addr + e.size > 0x100000)
-            end = e.addr + e.size;
-    }
-    RT_CHECK(end, "no RAM at 1 MiB in etc/e820");
-    return end;
-}
-
 /* ---- the device ---- */
 
 static void dev_reset(void)
 {
-    unsigned ms = 0;
-
-    wr8(common + CC_STATUS, 0);
-    while (rd8(common + CC_STATUS) != 0 && ms++ < 1000)
-        rt_lapic_sleep_us(1000);
-    RT_CHECK(rd8(common + CC_STATUS) == 0, "the device does not reset");
+    RT_CHECK(rt_virtio_reset(&vio), "the device does not reset");
 }
 
-static void setup_queue(unsigned q)
+static void setup_queue(uint16_t q)
 {
     struct queue *v = &queues[q];
 
     memset(v, 0, sizeof(*v));
-    wr16(common + CC_QSELECT, (uint16_t)q);
-    RT_CHECK(rd16(common + CC_QSIZE) >= QSIZE, "queue %u is smaller than %u", q, QSIZE);
-    wr16(common + CC_QSIZE, QSIZE);
-    wr16(common + CC_QMSIX, NO_VECTOR);
-    wr64(common + CC_QDESC, gpa(v->desc));
-    wr64(common + CC_QDRIVER, gpa(&v->avail));
-    wr64(common + CC_QDEVICE, gpa(&v->used));
-    v->notify = notify_base + notify_mult * rd16(common + CC_QNOTIFY_OFF);
-    wr16(common + CC_QENABLE, 1);
+    RT_CHECK(rt_virtio_queue_read16(&vio, q, RT_VIRTIO_CC_QSIZE) >= QSIZE,
+             "queue %u is smaller than %u", q, QSIZE);
+    rt_virtio_queue_setup(&vio, q, QSIZE, v->desc, &v->avail, &v->used, RT_VIRTIO_NO_VECTOR);
 }
 
 /* Acknowledges, takes VERSION_1 and EDID, sets up both queues, DRIVER_OK. */
 static void dev_setup(void)
 {
-    uint8_t s = S_ACK | S_DRIVER;
-
     dev_reset();
-    wr8(common + CC_STATUS, S_ACK);
-    wr8(common + CC_STATUS, s);
-    mmio_write32(common + CC_GFSELECT, 0);
-    mmio_write32(common + CC_GF, 1u << F_EDID);
-    mmio_write32(common + CC_GFSELECT, 1);
-    mmio_write32(common + CC_GF, 1u << F_VERSION_1);
-    s |= S_FEATURES_OK;
-    wr8(common + CC_STATUS, s);
-    RT_CHECK(rd8(common + CC_STATUS) & S_FEATURES_OK, "FEATURES_OK refused");
+    RT_CHECK(rt_virtio_negotiate(&vio, 1u << F_EDID, RT_VIRTIO_F_VERSION_1_HI),
+             "FEATURES_OK refused");
     setup_queue(0);
     setup_queue(1);
-    wr8(common + CC_STATUS, s | S_DRIVER_OK);
-}
-
-static void set_desc(struct vdesc *d, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-    d->addr = addr;
-    d->len = len;
-    d->flags = flags;
-    d->next = next;
+    rt_virtio_driver_ok(&vio);
 }
 
 /* Sends len bytes of cmdbuf on queue q with resp_len bytes of respbuf to
  * answer in (none: 0), waits for the device to return the chain and
  * returns the response type (0 with no room for one). */
-static uint32_t send(unsigned q, uint32_t len, uint32_t resp_len)
+static uint32_t send(uint16_t q, uint32_t len, uint32_t resp_len)
 {
     struct queue *v = &queues[q];
     uint16_t old = v->used.idx;
     unsigned ms = 0;
 
     memset(respbuf, 0, sizeof(respbuf));
-    set_desc(&v->desc[0], gpa(cmdbuf), len, resp_len ? D_NEXT : 0, 1);
-    set_desc(&v->desc[1], gpa(respbuf), resp_len, D_WRITE, 0);
+    rt_virtq_set_desc(&v->desc[0], rt_gpa(cmdbuf), len, resp_len ? RT_VIRTQ_F_NEXT : 0, 1);
+    rt_virtq_set_desc(&v->desc[1], rt_gpa(respbuf), resp_len, RT_VIRTQ_F_WRITE, 0);
     v->avail.ring[v->next_avail % QSIZE] = 0;
     rt_barrier();
     v->next_avail++;
     *(volatile uint16_t *)&v->avail.idx = v->next_avail;
-    rt_barrier();
-    wr16(v->notify, (uint16_t)q);
+    rt_virtio_notify(&vio, q);
     while (*(volatile uint16_t *)&v->used.idx == old && ms++ < WAIT_MS)
         rt_lapic_sleep_us(1000);
     RT_CHECK(*(volatile uint16_t *)&v->used.idx != old, "queue %u: the device did not answer", q);
@@ -695,34 +447,40 @@ static void hostile(void)
 
 int main(void)
 {
+    uint64_t features;
     uint32_t lo, hi, events, scanouts;
 
     rt_serial_init();
     rt_pic_init();
     rt_ioapic_mask_all();
     rt_lapic_init(true);
-    ram_end = find_ram_end();
+    /* The end of the RAM that holds 1 MiB. */
+    rt_fwcfg_e820_ram(&ram_end);
+    RT_CHECK(ram_end, "no RAM at 1 MiB in etc/e820");
     rt_printf("ram at 1 MiB ends at %llx\n", ram_end);
 
-    RT_CHECK(find_device(), "no virtio-gpu 1af4:1050 on bus 0");
-    rt_printf("= virtio-gpu %04x:%04x class %06x\n", VIRTIO_VENDOR, VIRTIO_GPU_ID,
-              rt_pci_read32(0, pdev, 0, 0x08) >> 8);
-    rt_printf("virtio-gpu at 00:%02x.0\n", pdev);
-    place_bars();
-    find_caps();
+    RT_CHECK(rt_virtio_find(&vio, VIRTIO_GPU_ID, BAR_POOL), "no virtio-gpu 1af4:1050 on bus 0");
+    rt_printf("= virtio-gpu %04x:%04x class %06x\n", RT_VIRTIO_VENDOR, VIRTIO_GPU_ID,
+              rt_pci_read32(0, vio.dev, 0, 0x08) >> 8);
+    rt_printf("virtio-gpu at 00:%02x.0\n", vio.dev);
+    rt_virtio_print_bars(&vio, false);
+    rt_printf("= capabilities: common %s, notify %s, isr %s, device %s\n", vio.common ? "yes" : "no",
+              vio.notify_base ? "yes" : "no", vio.isr ? "yes" : "no", vio.devcfg ? "yes" : "no");
+    RT_CHECK(vio.common && vio.notify_base && vio.devcfg, "a virtio capability is missing");
 
     dev_reset();
-    mmio_write32(common + CC_DFSELECT, 0);
-    lo = mmio_read32(common + CC_DF);
-    mmio_write32(common + CC_DFSELECT, 1);
-    hi = mmio_read32(common + CC_DF);
-    rt_printf("device features %08x%08x, %u queues\n", hi, lo, rd16(common + CC_NUM_QUEUES));
-    rt_printf("= VERSION_1 offered: %s, EDID offered: %s, VIRGL offered: %s\n", (hi & 1) ? "yes" : "no",
-              (lo & (1u << F_EDID)) ? "yes" : "no", (lo & 1) ? "yes" : "no");
-    RT_CHECK((hi & 1) && (lo & (1u << F_EDID)), "VERSION_1 or EDID not offered");
-    events = mmio_read32(devcfg);
-    scanouts = mmio_read32(devcfg + 8);
-    rt_printf("= config: num_scanouts %u, num_capsets %u\n", scanouts, mmio_read32(devcfg + 12));
+    features = rt_virtio_device_features(&vio);
+    lo = (uint32_t)features;
+    hi = (uint32_t)(features >> 32);
+    rt_printf("device features %08x%08x, %u queues\n", hi, lo,
+              mmio_read16(vio.common + RT_VIRTIO_CC_NUM_QUEUES));
+    rt_printf("= VERSION_1 offered: %s, EDID offered: %s, VIRGL offered: %s\n",
+              (hi & RT_VIRTIO_F_VERSION_1_HI) ? "yes" : "no", (lo & (1u << F_EDID)) ? "yes" : "no",
+              (lo & 1) ? "yes" : "no");
+    RT_CHECK((hi & RT_VIRTIO_F_VERSION_1_HI) && (lo & (1u << F_EDID)), "VERSION_1 or EDID not offered");
+    events = mmio_read32(vio.devcfg);
+    scanouts = mmio_read32(vio.devcfg + 8);
+    rt_printf("= config: num_scanouts %u, num_capsets %u\n", scanouts, mmio_read32(vio.devcfg + 12));
     rt_printf("config: events_read %x\n", events);
 
     dev_setup();

@@ -90,3 +90,28 @@ uint32_t rt_fwcfg_dma(uint32_t control, void *buf, uint32_t len)
     }
     return ctl;
 }
+
+uint64_t rt_fwcfg_e820_ram(uint64_t *low_end)
+{
+    struct rt_fwcfg_file f;
+    uint64_t total = 0, end = 0;
+
+    RT_CHECK(rt_fwcfg_find("etc/e820", &f), "etc/e820 not in fw_cfg");
+    rt_fwcfg_select(f.select);
+    for (uint32_t off = 0; off + 20 <= f.size; off += 20) {
+        struct {
+            uint64_t addr, size;
+            uint32_t type;
+        } __attribute__((packed)) e;
+
+        rt_fwcfg_read(&e, sizeof(e));
+        if (e.type != 1)        /* RAM */
+            continue;
+        total += e.size;
+        if (e.addr <= 0x100000 && e.addr + e.size > 0x100000)
+            end = e.addr + e.size;
+    }
+    if (low_end)
+        *low_end = end;
+    return total;
+}

@@ -316,6 +316,10 @@ uint32_t rt_fwcfg_read32(uint16_t key); /* little-endian items */
 uint16_t rt_fwcfg_read16(uint16_t key);
 /* Walks the file directory; returns false if name is absent. */
 bool rt_fwcfg_find(const char *name, struct rt_fwcfg_file *out);
+/* Walks etc/e820: returns the total of its RAM entries and stores in
+ * *low_end the end of the RAM entry that holds 1 MiB (0 if none). Fails
+ * the test when fw_cfg has no etc/e820. */
+uint64_t rt_fwcfg_e820_ram(uint64_t *low_end);
 /* Runs one DMA command; returns the control word the device left behind
  * (0 on success, RT_FWCFG_DMA_ERROR set on failure). */
 uint32_t rt_fwcfg_dma(uint32_t control, void *buf, uint32_t len);
