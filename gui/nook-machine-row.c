@@ -14,6 +14,7 @@ struct _NookMachineRow
   GtkLabel *os_label;
   GtkLabel *state_label;
   GtkLabel *message_label;
+  GtkWidget *show_button;
   GtkWidget *start_button;
   GtkWidget *pause_button;
   GtkWidget *resume_button;
@@ -45,6 +46,7 @@ update (NookMachineRow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->message_label), message != NULL);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->message_label), message);
 
+  gtk_widget_set_visible (self->show_button, active && g_str_equal (nook_machine_get_display (self->machine), "spice"));
   gtk_widget_set_visible (self->start_button, !running && !paused);
   gtk_widget_set_visible (self->pause_button, running);
   gtk_widget_set_visible (self->resume_button, paused);
@@ -92,6 +94,10 @@ execute (NookMachineRow *self,
   nook_machine_execute (self->machine, command, NULL, on_executed, g_object_ref (self));
 }
 
+static void window_action (GtkWidget  *widget,
+                           const char *name,
+                           GVariant   *param);
+
 static void
 start_action (GtkWidget  *widget,
               const char *name,
@@ -102,6 +108,8 @@ start_action (GtkWidget  *widget,
 
   if (!nook_machine_start (self->machine, &error))
     report (self, error->message);
+  else if (g_str_equal (nook_machine_get_display (self->machine), "spice"))
+    window_action (widget, "machine.show", NULL);
 }
 
 static void
@@ -155,6 +163,7 @@ nook_machine_row_class_init (NookMachineRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NookMachineRow, os_label);
   gtk_widget_class_bind_template_child (widget_class, NookMachineRow, state_label);
   gtk_widget_class_bind_template_child (widget_class, NookMachineRow, message_label);
+  gtk_widget_class_bind_template_child (widget_class, NookMachineRow, show_button);
   gtk_widget_class_bind_template_child (widget_class, NookMachineRow, start_button);
   gtk_widget_class_bind_template_child (widget_class, NookMachineRow, pause_button);
   gtk_widget_class_bind_template_child (widget_class, NookMachineRow, resume_button);
@@ -165,6 +174,7 @@ nook_machine_row_class_init (NookMachineRowClass *klass)
   gtk_widget_class_install_action (widget_class, "machine.reset", NULL, command_action);
   gtk_widget_class_install_action (widget_class, "machine.power-off", NULL, command_action);
   gtk_widget_class_install_action (widget_class, "machine.force-off", NULL, command_action);
+  gtk_widget_class_install_action (widget_class, "machine.show", NULL, window_action);
   gtk_widget_class_install_action (widget_class, "machine.rename", NULL, window_action);
   gtk_widget_class_install_action (widget_class, "machine.settings", NULL, window_action);
   gtk_widget_class_install_action (widget_class, "machine.show-log", NULL, window_action);

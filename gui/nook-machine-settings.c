@@ -11,12 +11,16 @@ struct _NookMachineSettings
   AdwPreferencesGroup *group;
   GtkSpinButton *memory_spin;
   GtkSpinButton *cpus_spin;
+  AdwComboRow *display_row;
 
   /* owned */
   NookMachine *machine;
 };
 
 G_DEFINE_FINAL_TYPE (NookMachineSettings, nook_machine_settings, ADW_TYPE_PREFERENCES_WINDOW)
+
+/* In the order of display_row's items. */
+static const char *const displays[] = { "spice", "sdl", "none" };
 
 static void
 save (NookMachineSettings *self)
@@ -25,6 +29,8 @@ save (NookMachineSettings *self)
 
   nook_machine_set_memory (self->machine, (guint) gtk_spin_button_get_value_as_int (self->memory_spin));
   nook_machine_set_cpus (self->machine, (guint) gtk_spin_button_get_value_as_int (self->cpus_spin));
+  nook_machine_set_display (self->machine,
+                            displays[MIN (adw_combo_row_get_selected (self->display_row), G_N_ELEMENTS (displays) - 1)]);
   if (!nook_machine_save (self->machine, &error))
     adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (error->message));
 }
@@ -50,6 +56,7 @@ nook_machine_settings_class_init (NookMachineSettingsClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NookMachineSettings, group);
   gtk_widget_class_bind_template_child (widget_class, NookMachineSettings, memory_spin);
   gtk_widget_class_bind_template_child (widget_class, NookMachineSettings, cpus_spin);
+  gtk_widget_class_bind_template_child (widget_class, NookMachineSettings, display_row);
 }
 
 static void
@@ -72,7 +79,11 @@ nook_machine_settings_new (GtkWindow   *parent,
   self->machine = g_object_ref (machine);
   gtk_spin_button_set_value (self->memory_spin, nook_machine_get_memory (machine));
   gtk_spin_button_set_value (self->cpus_spin, nook_machine_get_cpus (machine));
+  for (guint i = 0; i < G_N_ELEMENTS (displays); i++)
+    if (g_str_equal (nook_machine_get_display (machine), displays[i]))
+      adw_combo_row_set_selected (self->display_row, i);
   g_signal_connect_swapped (self->memory_spin, "value-changed", G_CALLBACK (save), self);
+  g_signal_connect_swapped (self->display_row, "notify::selected", G_CALLBACK (save), self);
   g_signal_connect_swapped (self->cpus_spin, "value-changed", G_CALLBACK (save), self);
   return self;
 }

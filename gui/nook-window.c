@@ -1,12 +1,13 @@
 /* NookWindow: lists the library's machines, takes dropped or chosen files
- * for new machines, and holds the per-machine dialogs (rename, settings,
- * log, delete). */
+ * for new machines, shows a running machine's screen (NookMachineView) and
+ * holds the per-machine dialogs (rename, settings, log, delete). */
 #include "nook-window-private.h"
 
 #include "nook-creation-dialog.h"
 #include "nook-machine-process.h"
 #include "nook-machine-row.h"
 #include "nook-machine-settings.h"
+#include "nook-machine-view.h"
 #include "nook-media.h"
 
 #include <glib/gi18n.h>
@@ -19,7 +20,9 @@ struct _NookWindow
 
   /* template widgets */
   AdwToastOverlay *toast_overlay;
+  GtkStack *pages;
   GtkStack *stack;
+  NookMachineView *machine_view;
   GtkListBox *list_box;
   GtkFlowBox *flow_box;
 
@@ -239,6 +242,77 @@ toast_action (GtkWidget  *widget,
   nook_window_show_message (NOOK_WINDOW (widget), g_variant_get_string (param, NULL));
 }
 
+/* ---- the machine view ---- */
+
+/**
+ * nook_window_show_machine:
+ *
+ * Shows @machine's screen in the window (its state once it has stopped).
+ */
+void
+nook_window_show_machine (NookWindow  *self,
+                          NookMachine *machine)
+{
+  g_return_if_fail (NOOK_IS_WINDOW (self));
+  g_return_if_fail (NOOK_IS_MACHINE (machine));
+
+  nook_machine_view_set_machine (self->machine_view, machine);
+  gtk_stack_set_visible_child_name (self->pages, "machine");
+}
+
+static void
+show_action (GtkWidget  *widget,
+             const char *name,
+             GVariant   *param)
+{
+  NookWindow *self = NOOK_WINDOW (widget);
+  NookMachine *machine = lookup (self, param);
+
+  if (machine)
+    nook_window_show_machine (self, machine);
+}
+
+static void
+show_library_action (GtkWidget  *widget,
+                     const char *name,
+                     GVariant   *param)
+{
+  NookWindow *self = NOOK_WINDOW (widget);
+
+  gtk_stack_set_visible_child_name (self->pages, "library");
+  nook_machine_view_set_machine (self->machine_view, NULL);
+}
+
+/* Activating a running machine's row or card shows its screen. */
+static void
+activate_machine (NookWindow *self,
+                  GtkWidget  *child)
+{
+  NookMachine *machine;
+
+  if (!NOOK_IS_MACHINE_ROW (child))
+    return;
+  machine = nook_machine_row_get_machine (NOOK_MACHINE_ROW (child));
+  if (nook_machine_is_active (machine))
+    nook_window_show_machine (self, machine);
+}
+
+static void
+on_row_activated (GtkListBox    *box,
+                  GtkListBoxRow *row,
+                  NookWindow    *self)
+{
+  activate_machine (self, gtk_list_box_row_get_child (row));
+}
+
+static void
+on_child_activated (GtkFlowBox      *box,
+                    GtkFlowBoxChild *child,
+                    NookWindow      *self)
+{
+  activate_machine (self, gtk_flow_box_child_get_child (child));
+}
+
 /* ---- per-machine dialogs ---- */
 
 static void
@@ -446,9 +520,12 @@ nook_window_class_init (NookWindowClass *klass)
   object_class->finalize = nook_window_finalize;
   window_class->close_request = nook_window_close_request;
 
+  g_type_ensure (NOOK_TYPE_MACHINE_VIEW);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/nook/Nook/ui/nook-window.ui");
   gtk_widget_class_bind_template_child (widget_class, NookWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, NookWindow, pages);
   gtk_widget_class_bind_template_child (widget_class, NookWindow, stack);
+  gtk_widget_class_bind_template_child (widget_class, NookWindow, machine_view);
   gtk_widget_class_bind_template_child (widget_class, NookWindow, list_box);
   gtk_widget_class_bind_template_child (widget_class, NookWindow, flow_box);
 
@@ -458,6 +535,8 @@ nook_window_class_init (NookWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.settings-machine", "s", settings_action);
   gtk_widget_class_install_action (widget_class, "win.show-log-machine", "s", show_log_action);
   gtk_widget_class_install_action (widget_class, "win.delete-machine", "s", delete_action);
+  gtk_widget_class_install_action (widget_class, "win.show-machine", "s", show_action);
+  gtk_widget_class_install_action (widget_class, "win.show-library", NULL, show_library_action);
 }
 
 static void
@@ -466,6 +545,8 @@ nook_window_init (NookWindow *self)
   g_autoptr(GAction) view_action = NULL;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  g_signal_connect (self->list_box, "row-activated", G_CALLBACK (on_row_activated), self);
+  g_signal_connect (self->flow_box, "child-activated", G_CALLBACK (on_child_activated), self);
 
   self->settings = g_settings_new ("org.nook.Nook");
   gtk_window_set_default_size (GTK_WINDOW (self),
@@ -511,6 +592,18 @@ const char *
 nook_window_get_visible_page (NookWindow *self)
 {
   return gtk_stack_get_visible_child_name (self->stack);
+}
+
+NookMachineView *
+nook_window_get_machine_view (NookWindow *self)
+{
+  return self->machine_view;
+}
+
+const char *
+nook_window_get_visible_top_page (NookWindow *self)
+{
+  return gtk_stack_get_visible_child_name (self->pages);
 }
 
 GtkDropTarget *

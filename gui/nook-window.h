@@ -16,5 +16,7 @@ GtkWindow  *nook_window_open_file  (NookWindow     *self,
                                     GFile          *file);
 void        nook_window_show_message (NookWindow   *self,
                                       const char   *message);
+void        nook_window_show_machine (NookWindow   *self,
+                                      NookMachine  *machine);
 
 G_END_DECLS

@@ -6,7 +6,8 @@ set -eu
 
 what=${1:-run}
 run_pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-glib-dev libpng-dev libspice-server-dev libsdl2-dev seabios acpica-tools python3
-          libgtk-4-dev libadwaita-1-dev libosinfo-1.0-dev osinfo-db gettext"
+          libgtk-4-dev libadwaita-1-dev libosinfo-1.0-dev osinfo-db gettext
+          libspice-client-glib-2.0-dev libepoxy-dev binutils"
 # The nested suite's kernel is fetched with apt-get download, never
 # installed: the host's /boot stays as it is. zstd is for kernels whose
 # modules are .ko.zst; syslinux, syslinux-common, mtools and dosfstools
