@@ -4,7 +4,7 @@
 Usage: check.py CHECK RESULT.json
 CHECK is one of: l1-kvm, l2-boot, memory, clock, rtc, disk, disk-readonly,
 reboot, poweroff, power-button, firmware, reboot-no-reboot, display-console,
-display-resize. Exits 0 (pass), 1 (fail, with what went wrong and the end
+display-resize, input-keyboard, input-tablet. Exits 0 (pass), 1 (fail, with what went wrong and the end
 of L2's console) or 77 (skip: the run could not happen on this machine, or
 a tool a check needs is missing).
 """
@@ -120,7 +120,7 @@ class Run:
             out.append("events on its control socket:")
             out += ["  " + s[5:] for s in ctl[-10:]]
         l1 = [f"  [{t:8.3f}] {s}" for t, s in self.l1() if re.match(
-            r"NESTED-L1-(DISK|POWER-BUTTON|SCREEN|RESIZE)", s)]
+            r"NESTED-L1-(DISK|POWER-BUTTON|SCREEN|RESIZE|INPUT)", s)]
         if l1:
             out.append("what L1 saw and did:")
             out += l1[-8:]
@@ -758,6 +758,171 @@ def check_display_resize(run):
     need_no_trouble(run)
 
 
+# ---- the virtio keyboard and tablet (with a graphics card) ----
+
+# What L1 sends (l1-init's input_step) and what Linux must deliver.
+POINTER_X, POINTER_Y = 12345, 23456
+KEY_NAMES = {30: "KEY_A", 42: "KEY_LEFTSHIFT", 48: "KEY_B"}
+# send-key a, then send-key shift-b: pressed in order, let go the other way.
+KEYS_WANTED = [(30, 1), (30, 0), (42, 1), (48, 1), (48, 0), (42, 0)]
+INPUT_DEVICES = {"keyboard": "Nook virtio keyboard", "tablet": "Nook virtio tablet"}
+
+
+def input_events(run, label):
+    """(type, code, value) of each event input-events printed for label."""
+    out = []
+    for _, s in run.l2():
+        m = re.match(r"NESTED-L2-EV (\w+) (\S+) (\S+) (-?\d+)$", s)
+        if m and m.group(1) == label:
+            out.append((m.group(2), m.group(3), int(m.group(4))))
+    return out
+
+
+def show_events(events):
+    return ", ".join(f"{t} {c} {v}" for t, c, v in events) or "none"
+
+
+def input_setup(run, label):
+    """L2 drives the device with virtio_input, found its event device by
+    name and listened on it; L1 asked nook-vmm where input goes. Returns
+    query-input's answer."""
+    need_vmm_took_card(run)
+    l2_init(run)
+    l2 = run.l2()
+    l1 = run.l1()
+    if run.marker(l1, "NESTED-L1-INPUT-UNSUPPORTED")[1] is not None:
+        raise Skip("the reference (QEMU in L1) has no virtio input devices and no control socket")
+    failed = [s.split()[-1] for _, s in l2 if s.startswith("NESTED-L2-INSMOD-FAILED")]
+    need(not failed, "L2 loaded virtio_input and evdev (with the virtio modules before them)"
+         + (f" (not: {', '.join(failed)}; is it in L2's initramfs? nested.py's "
+            "L2_INPUT_MODULES)" if failed else ""))
+    _, devs = run.marker(l2, "NESTED-L2-INPUT-DEVICES")
+    need(devs is not None, "L2 ran its input step (nested.l2=input)")
+    name = INPUT_DEVICES[label]
+    if devs.get(label) in (None, "none"):
+        said = [s for _, s in l2 if re.search(r"virtio_input|input: ", s)
+                and not s.startswith("NESTED-")]
+        raise Failure(f"L2 has no event device named {name!r} (input devices: "
+                      f"{devs.get('all', '').replace('_', ' ').rstrip(',') or 'none'})"
+                      + "".join(f"\n  the kernel said: {s}" for s in said[-8:]))
+    ok(f"L2 has {name!r} as /dev/input/{devs[label]}")
+    _, opened = run.find(l2, r"^NESTED-L2-EV-DEVICE label=" + label + r" .*")
+    _, open_failed = run.find(l2, r"^NESTED-L2-EV-OPEN-FAILED label=" + label + r" .*")
+    _, missing = run.find(l2, r"input-events: not found")
+    need(opened is not None, f"L2's reader opened the {label}'s event device"
+         + (f" ({open_failed.group(0)})" if open_failed else "")
+         + (" (input-events is not in L2's initramfs)" if missing else ""))
+    need(run.marker(l1, "NESTED-L1-INPUT-READY")[1] is not None,
+         "L1 found L2's mark in the mailbox disk (L2 listens)")
+    _, query = run.find(l1, r"^NESTED-L1-INPUT-QUERY status=(\S+) .*reply=(.*)$")
+    need(query is not None and query.group(1) == "0", "nookctl query-input succeeded"
+         + (f" (status {query.group(1)}: {query.group(2).replace('_', ' ')})"
+            if query and query.group(1) != "0" else ""))
+    try:
+        answer = json.loads(query.group(2))
+    except ValueError:
+        raise Failure(f"query-input's answer is not JSON: {query.group(2)}")
+    print(f"query-input: {answer}")
+    _, mark = run.marker(l2, "NESTED-L2-INPUT-ANSWER")
+    need(mark is not None and mark.get("mark") == "NESTED-L1-INPUT-SENT",
+         "L2 read L1's mark that everything was sent"
+         + (f" (it read {mark.get('mark')})" if mark else ""))
+    return answer
+
+
+def need_sent(run, what, command):
+    """L1's nookctl commands of one kind (POINTER, KEY) all succeeded."""
+    sent = [dict(re.findall(r"(\w+)=(\S*)", s)) for _, s in run.l1()
+            if s.startswith(f"NESTED-L1-INPUT-{what} ")]
+    bad = [f for f in sent if f.get("status") != "0"]
+    need(sent and not bad, f"nookctl {command} succeeded ({len(sent)} times)"
+         + (f" ({bad[0].get('args', '').replace(',', ' ')}: status {bad[0].get('status')}, "
+            f"{bad[0].get('reply', '').replace('_', ' ')})" if bad else "")
+         + ("" if sent else "; L1 never ran it"))
+
+
+def check_input_tablet(run):
+    """An absolute pointer move arrives at the position sent: Linux's
+    virtio_input reports ABS_X and ABS_Y as nook-vmm sent them (the tablet's
+    range is 0..32767, the control protocol's), with BTN_LEFT down in the
+    same report and up in the next."""
+    answer = input_setup(run, "tablet")
+    need(answer.get("tablet") == "virtio-tablet" and answer.get("absolute") is True,
+         "nook-vmm sends the pointer to the virtio tablet, as an absolute pointer "
+         f"(tablet: {answer.get('tablet')}, absolute: {answer.get('absolute')})")
+    _, dev = run.find(run.l2(), r"^NESTED-L2-EV-DEVICE label=tablet .*")
+    rng = dict(re.findall(r"(\w+)=(\S*)", dev.group(0)))
+    need(rng.get("abs_x") == "0..32767" and rng.get("abs_y") == "0..32767",
+         f"the tablet's ABS_X and ABS_Y range is 0..32767 (ABS_X {rng.get('abs_x')}, "
+         f"ABS_Y {rng.get('abs_y')})")
+    need_sent(run, "POINTER", f"send-pointer x={POINTER_X} y={POINTER_Y} buttons=1, then buttons=0")
+    ev = input_events(run, "tablet")
+    need(ev, "the tablet delivered events to L2" + ("" if ev else
+         " (nothing arrived: no virtqueue buffers used, or no interrupt)"))
+    print(f"tablet events: {show_events(ev)}")
+    xs = [v for t, c, v in ev if c == "ABS_X"]
+    ys = [v for t, c, v in ev if c == "ABS_Y"]
+    need(xs == [POINTER_X] and ys == [POINTER_Y],
+         f"the pointer arrived at the position sent, ABS_X {POINTER_X} and ABS_Y {POINTER_Y}, "
+         f"once each: Linux drops the release's unchanged values (came: ABS_X {xs or 'none'}, "
+         f"ABS_Y {ys or 'none'})")
+    buttons = [v for t, c, v in ev if c == "BTN_LEFT"]
+    need(buttons == [1, 0], f"BTN_LEFT went down, then up (BTN_LEFT: {buttons or 'none'})")
+    # Reports end at SYN_REPORT; the move and the press are one report.
+    reports, cur = [], []
+    for e in ev:
+        if e[1] == "SYN_REPORT":
+            reports.append(cur)
+            cur = []
+        else:
+            cur.append(e)
+    need(not cur, "every event came with a SYN_REPORT after it"
+         + (f" (not: {show_events(cur)})" if cur else ""))
+    first = reports[0] if reports else []
+    need(("ABS", "ABS_X", POINTER_X) in first and ("ABS", "ABS_Y", POINTER_Y) in first
+         and ("KEY", "BTN_LEFT", 1) in first,
+         f"the move and the press came in one report ({show_events(first)})")
+    need(len(reports) == 2 and ("KEY", "BTN_LEFT", 0) in reports[1],
+         f"the release came in a report of its own, the second "
+         f"({len(reports)} reports: {' | '.join(show_events(r) for r in reports)})")
+    other = [e for e in ev if e[1] not in ("ABS_X", "ABS_Y", "BTN_LEFT", "SYN_REPORT")]
+    need(not other, "the tablet sent nothing else" + (f" ({show_events(other)})" if other else ""))
+    need_no_trouble(run)
+
+
+def check_input_keyboard(run):
+    """Keys sent through nook-vmm's control socket reach Linux's virtio_input
+    as the same key codes, in order, each followed by a SYN_REPORT."""
+    answer = input_setup(run, "keyboard")
+    need(answer.get("keyboard") == "virtio-keyboard",
+         f"nook-vmm sends keys to the virtio keyboard (keyboard: {answer.get('keyboard')})")
+    need_sent(run, "KEY", "send-key a, then send-key shift-b")
+    ev = input_events(run, "keyboard")
+    need(ev, "the keyboard delivered events to L2" + ("" if ev else
+         " (nothing arrived: no virtqueue buffers used, or no interrupt)"))
+    print(f"keyboard events: {show_events(ev)}")
+    def key(code, value):
+        how = {1: "down", 0: "up"}.get(value, f"value {value}")
+        return f"{KEY_NAMES.get(code, code)} ({code}) {how}"
+    # Autorepeat (value 2) is Linux's own, should L2 have been slow.
+    repeats = [e for e in ev if e[0] == "KEY" and e[2] == 2]
+    if repeats:
+        print(f"note: Linux repeated a key {len(repeats)} time(s)")
+    keys = [(int(c), v) for t, c, v in ev if t == "KEY" and v != 2 and c.isdigit()]
+    want = ", ".join(key(c, v) for c, v in KEYS_WANTED)
+    got = ", ".join(key(c, v) for c, v in keys) or "none"
+    need(keys[:2] == KEYS_WANTED[:2], f"KEY_A (30) went down, then up ({got})")
+    need(keys == KEYS_WANTED, f"the keys arrived in the order sent: {want}"
+         + (f" (they came as: {got})" if keys != KEYS_WANTED else ""))
+    unreported = [i for i, e in enumerate(ev) if e[0] == "KEY" and e[2] != 2
+                  and (i + 1 >= len(ev) or ev[i + 1][1] != "SYN_REPORT")]
+    need(not unreported, "a SYN_REPORT followed every key"
+         + (f" (not {show_events([ev[unreported[0]]])})" if unreported else ""))
+    other = [e for e in ev if e[0] not in ("KEY", "SYN")]
+    need(not other, "the keyboard sent nothing else" + (f" ({show_events(other)})" if other else ""))
+    need_no_trouble(run)
+
+
 CHECKS = {
     "l1-kvm": check_l1_kvm,
     "l2-boot": check_l2_boot,
@@ -773,6 +938,8 @@ CHECKS = {
     "reboot-no-reboot": check_reboot_no_reboot,
     "display-console": check_display_console,
     "display-resize": check_display_resize,
+    "input-keyboard": check_input_keyboard,
+    "input-tablet": check_input_tablet,
 }
 
 

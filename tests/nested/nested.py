@@ -75,6 +75,11 @@ L2_VGA_MODULES = {
     ],
 }
 
+# With a graphics card nook-vmm adds a virtio keyboard and tablet; their
+# driver (depends=virtio,virtio_ring) for l2-init's input step, with evdev
+# from L2_MODULES. Only the configurations with a card carry it.
+L2_INPUT_MODULES = ["drivers/virtio/virtio_input.ko"]
+
 # QEMU's RAM for L1: L2's memory plus an uncompressed initramfs of up to
 # 80 MiB (the PVH kernel, or QEMU and its libraries), held twice while the
 # kernel unpacks it.
@@ -129,7 +134,7 @@ def unpack_kernel(out, deb, wanted_modules=None, subdir="linux"):
     is 400 MB of modules nobody here loads). Returns (bzImage path,
     {module path in the package: path})."""
     if wanted_modules is None:
-        wanted_modules = KVM_MODULES + L2_MODULES
+        wanted_modules = KVM_MODULES + L2_MODULES + L2_INPUT_MODULES
         for mods in L2_VGA_MODULES.values():
             wanted_modules += [m for m in mods if m not in wanted_modules]
     dest = os.path.join(out, subdir)
@@ -288,11 +293,14 @@ def base_root(busybox, init):
     return c
 
 
-def build_l2_initramfs(busybox, exit_port, modules, vga="none"):
+def build_l2_initramfs(busybox, exit_port, modules, vga="none", input_events=None):
     c = base_root(busybox, os.path.join(HERE, "l2-init"))
     c.copy("bin/exit-port", exit_port, 0o755)
-    for m in L2_MODULES + L2_VGA_MODULES[vga]:
+    with_input = vga != "none"
+    for m in L2_MODULES + L2_VGA_MODULES[vga] + (L2_INPUT_MODULES if with_input else []):
         c.file(f"lib/modules/{os.path.basename(m)}", module_bytes(modules[m]))
+    if with_input and input_events:
+        c.copy("bin/input-events", input_events, 0o755)
     return c.finish()
 
 
@@ -603,7 +611,8 @@ def run(args):
         deb = kernel_deb(out)
         bzimage, modules = unpack_kernel(out, deb)
         vmlinux = extract_vmlinux(bzimage, os.path.join(out, "linux", "vmlinux"))
-        l2 = build_l2_initramfs(busybox, args.exit_port, modules, args.l2_vga)
+        l2 = build_l2_initramfs(busybox, args.exit_port, modules, args.l2_vga,
+                                args.input_events)
         l2_kernel = vmlinux if args.l2_boot == "pvh" else bzimage
         vmm = args.vmm if args.l2_vmm == "nook" else shutil.which(args.qemu)
         boot_disk = firmware = None
@@ -663,6 +672,8 @@ def main():
                    "with isa-debug-exit at 0xf4) to tell nook-vmm's faults from the "
                    "environment's")
     p.add_argument("--exit-port", required=True, help="static exit-port helper for L2")
+    p.add_argument("--input-events", help="static reader of event devices for L2's input "
+                   "step (in L2's initramfs with a graphics card)")
     p.add_argument("--cpus", type=int, default=1, help="L2's --cpus")
     p.add_argument("--l1-cpus", type=int, help="QEMU's -smp for L1 (default: --cpus)")
     p.add_argument("--memory", default="256M", help="L2's --memory")
@@ -682,7 +693,8 @@ def main():
                    "button (press the power button every 2 s), reboot (let L2 reset "
                    "instead of passing --no-reboot), screen (give L2 a mailbox disk; when "
                    "L2 marks it, take a screendump, send it here and ask for another display "
-                   "size)")
+                   "size), input (once L2 marks the mailbox, ask nook-vmm which devices get "
+                   "input, send a pointer move and clicks and keys)")
     # A run takes 20-45 s on a 2-core host (disk, with two L2 boots, up to
     # 60 s); these bound a hang so that the nine configurations stay under
     # twelve minutes even if every one of them hangs.
