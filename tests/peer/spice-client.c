@@ -3,7 +3,16 @@
  * one thing:
  *   --shot FILE        writes the picture as PPM once it has stopped changing
  *   --count SECONDS    counts display updates and distinct frames (a frame
- *                      is told by the pixel at --marker X,Y) for that long
+ *                      is told by the pixel at --marker X,Y) for that long:
+ *                      prints "start T" as it starts, then one line of
+ *                      "name value" pairs (updates, frames, fps, its own
+ *                      CPU time over the count, the first and last marker);
+ *                      with --tsc X,Y the three pixels from X,Y on hold a
+ *                      TSC value (bits 0-23, 24-47, 48-63) stamped when the
+ *                      frame was drawn, and the line has the latency from
+ *                      then to this client seeing it (same host, same TSC);
+ *                      --log-frames adds "frame T MARKER LATENCY_US" lines
+ *                      (T: CLOCK_MONOTONIC in microseconds)
  *   --keys LIST        presses and releases set 1 scancodes (hex, 0x1NN for
  *                      an 0xe0 prefix), comma-separated
  *   --motion DX,DY[,BUTTONS] / --position X,Y[,BUTTONS]
@@ -14,10 +23,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#define HAVE_TSC 1
+#endif
 
 static struct {
-    char *uri, *ca_file, *password, *shot, *keys, *motion, *position, *marker;
+    char *uri, *ca_file, *password, *shot, *keys, *motion, *position, *marker, *tsc;
     double count;
+    gboolean log_frames;
     int timeout;
 } opt = { .timeout = 30 };
 
@@ -25,11 +40,19 @@ static GMainLoop *loop;
 static SpiceSession *session;
 static SpiceChannel *display, *inputs;
 static gboolean inputs_open, have_primary;
-static gint64 last_update, count_start;
+static gint64 last_update, count_start, cpu_start;
 static unsigned long updates, frames;
-static guint32 last_marker;
+static guint32 last_marker, first_marker;
 static gboolean marker_seen;
-static int marker_x, marker_y;
+static int marker_x, marker_y, tsc_x = -1, tsc_y;
+static guint64 tsc_start;
+
+struct frame_seen {
+    gint64 when;                /* CLOCK_MONOTONIC, microseconds */
+    guint32 marker;
+    gint64 latency;             /* TSC ticks, or -1 */
+};
+static GArray *frames_seen;
 static int status = 1;
 
 static void finish(int st)
@@ -42,6 +65,15 @@ static gboolean finish_ok(gpointer data)
 {
     finish(0);
     return G_SOURCE_REMOVE;
+}
+
+static guint64 read_tsc(void)
+{
+#ifdef HAVE_TSC
+    return __rdtsc();
+#else
+    return 0;
+#endif
 }
 
 static gboolean read_pixel(int x, int y, guint32 *out)
@@ -66,6 +98,15 @@ static void on_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h, gpoi
     updates++;
     if (marker_x >= x && marker_x < x + w && marker_y >= y && marker_y < y + h &&
         read_pixel(marker_x, marker_y, &px) && (!marker_seen || px != last_marker)) {
+        struct frame_seen f = { last_update, px, -1 };
+        guint32 t0, t1, t2;
+
+        if (tsc_x >= 0 && read_pixel(tsc_x, tsc_y, &t0) && read_pixel(tsc_x + 1, tsc_y, &t1) &&
+            read_pixel(tsc_x + 2, tsc_y, &t2))
+            f.latency = (gint64)(read_tsc() - ((guint64)(t2 & 0xffff) << 48 | (guint64)t1 << 24 | t0));
+        g_array_append_val(frames_seen, f);
+        if (!marker_seen)
+            first_marker = px;
         last_marker = px;
         marker_seen = TRUE;
         frames++;
@@ -98,11 +139,51 @@ static int write_ppm(const char *path)
     return fclose(f) == 0 ? 0 : -1;
 }
 
+/* CPU time of this process, all threads, in microseconds. */
+static gint64 cpu_us(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (gint64)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
+
+static int cmp_double(gconstpointer a, gconstpointer b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
 static gboolean on_count_done(gpointer data)
 {
-    double secs = (g_get_monotonic_time() - count_start) / 1e6;
+    gint64 now = g_get_monotonic_time();
+    double secs = (now - count_start) / 1e6;
+    /* TSC ticks per microsecond, from the span of the count. */
+    double tsc_per_us = (double)(read_tsc() - tsc_start) / (double)(now - count_start);
+    g_autoptr(GArray) lat = g_array_new(FALSE, FALSE, sizeof(double));
 
-    printf("updates %lu frames %lu seconds %.3f fps %.2f\n", updates, frames, secs, frames / secs);
+    for (guint i = 0; i < frames_seen->len; i++) {
+        struct frame_seen *f = &g_array_index(frames_seen, struct frame_seen, i);
+        double us = f->latency >= 0 ? f->latency / tsc_per_us : -1;
+
+        if (us >= 0)
+            g_array_append_val(lat, us);
+        if (opt.log_frames)
+            printf("frame %" G_GINT64_FORMAT " %06x %.0f\n", f->when, f->marker, us);
+    }
+    printf("updates %lu frames %lu seconds %.3f fps %.2f cpu_ms %.1f first_marker %06x last_marker %06x",
+           updates, frames, secs, frames / secs, (cpu_us() - cpu_start) / 1e3, first_marker, last_marker);
+    if (lat->len) {
+        double *v = (double *)lat->data;
+
+        g_array_sort(lat, cmp_double);
+        printf(" latency_ms_median %.2f latency_ms_p90 %.2f latency_ms_min %.2f latency_ms_max %.2f",
+               v[lat->len / 2] / 1e3, v[lat->len * 9 / 10] / 1e3, v[0] / 1e3, v[lat->len - 1] / 1e3);
+    }
+    printf("\n");
+    fflush(stdout);
     finish(0);
     return G_SOURCE_REMOVE;
 }
@@ -179,6 +260,10 @@ static void maybe_start(void)
         g_timeout_add(50, on_shot_poll, NULL);
     } else if (opt.count > 0) {
         count_start = g_get_monotonic_time();
+        tsc_start = read_tsc();
+        cpu_start = cpu_us();
+        printf("start %" G_GINT64_FORMAT "\n", count_start);
+        fflush(stdout);
         g_timeout_add((guint)(opt.count * 1000), on_count_done, NULL);
     } else if (want_input) {
         g_idle_add(do_input, NULL);
@@ -241,6 +326,8 @@ int main(int argc, char **argv)
         { "shot", 0, 0, G_OPTION_ARG_FILENAME, &opt.shot, "Write the picture as PPM", "FILE" },
         { "count", 0, 0, G_OPTION_ARG_DOUBLE, &opt.count, "Count frames for this long", "SECONDS" },
         { "marker", 0, 0, G_OPTION_ARG_STRING, &opt.marker, "The pixel that tells frames apart (0,0)", "X,Y" },
+        { "tsc", 0, 0, G_OPTION_ARG_STRING, &opt.tsc, "Three pixels holding the TSC of each frame's drawing", "X,Y" },
+        { "log-frames", 0, 0, G_OPTION_ARG_NONE, &opt.log_frames, "With --count, print every frame seen", NULL },
         { "keys", 0, 0, G_OPTION_ARG_STRING, &opt.keys, "Set 1 scancodes to type (hex)", "LIST" },
         { "motion", 0, 0, G_OPTION_ARG_STRING, &opt.motion, "Relative pointer motion", "DX,DY[,B]" },
         { "position", 0, 0, G_OPTION_ARG_STRING, &opt.position, "Absolute pointer position", "X,Y[,B]" },
@@ -261,6 +348,19 @@ int main(int argc, char **argv)
         return 2;
     }
     marker_x = xy[0], marker_y = xy[1];
+    if (opt.tsc) {
+#ifdef HAVE_TSC
+        if (!parse_ints(opt.tsc, xy, 2, 2) || xy[0] < 0 || xy[1] < 0) {
+            fprintf(stderr, "spice-client: --tsc X,Y\n");
+            return 2;
+        }
+        tsc_x = xy[0], tsc_y = xy[1];
+#else
+        fprintf(stderr, "spice-client: --tsc needs an x86 TSC\n");
+        return 2;
+#endif
+    }
+    frames_seen = g_array_new(FALSE, FALSE, sizeof(struct frame_seen));
     loop = g_main_loop_new(NULL, FALSE);
     session = spice_session_new();
     g_object_set(session, "uri", opt.uri, NULL);

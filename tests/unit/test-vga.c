@@ -548,6 +548,108 @@ static void test_dirty(struct fixture *f, gconstpointer data)
     bus_free(mmio);
 }
 
+/* A framebuffer slot as the board gives one: the guest's writes are seen
+ * only through the dirty log, whose fetches are counted. */
+struct fake_slot {
+    unsigned maps, fetches;
+    unsigned first, count;      /* the pages the guest writes between fetches */
+    unsigned step;              /* first moves on by this much at each fetch */
+};
+
+static int slot_map(void *opaque, uint64_t gpa, void *hva, uint64_t size)
+{
+    ((struct fake_slot *)opaque)->maps++;
+    return 5;
+}
+
+static void slot_unmap(void *opaque, int handle)
+{
+}
+
+static int slot_dirty(void *opaque, int handle, uint64_t *bitmap)
+{
+    struct fake_slot *s = opaque;
+
+    g_assert_cmpint(handle, ==, 5);
+    s->fetches++;
+    memset(bitmap, 0, VGA_VRAM_SIZE / 4096 / 8);
+    for (unsigned p = s->first; p < s->first + s->count; p++)
+        bitmap[p / 64] |= 1ull << (p % 64);
+    s->first = s->step ? (s->first + s->step) % 768 : s->first;
+    return 0;
+}
+
+/* A guest that keeps redrawing the whole picture gets its pages left
+ * writable (no dirty log fetches, which would write-protect them again)
+ * for half a second, then one look at the log (two fetches); once it
+ * stops, the log decides again. One that keeps redrawing a quarter of it
+ * is left to the log. Without listeners, so that the console's refresh
+ * thread stays out of the count. */
+static void test_streaming(void)
+{
+    struct fake_slot slot = { 0 };
+    const struct vga_lfb_ops ops = { slot_map, slot_unmap, slot_dirty, &slot };
+    struct vga *v = vga_new(NULL, 0, &ops, 30);
+    struct bus *mmio = bus_new("mmio", 1ull << 40);
+    struct fixture f = { .vga = v };
+    struct pci_host host;
+    unsigned before;
+
+    g_assert_nonnull(v);
+    f.con = vga_console(v);
+    g_assert_cmpint(pci_host_init(&host, mmio, NULL), ==, 0);
+    g_assert_cmpint(pci_add_device(&host, 2, vga_pci(v)), ==, 0);
+    pci_config_write(&host, 0, 2 << 3, 0x10, 4, 0xe0000000u);
+    pci_config_write(&host, 0, 2 << 3, 0x04, 2, 0x3);
+    g_assert_cmpuint(slot.maps, ==, 1);
+    /* 1024x768x32: 768 pages. */
+    set_mode(&f, 1024, 768, 32, 0);
+    refresh(&f);
+    g_assert_cmpuint(slot.fetches, ==, 1);
+
+    /* The same quarter over and over. */
+    slot.count = 192;
+    for (unsigned i = 0; i < 40; i++)
+        refresh(&f);
+    g_assert_cmpuint(slot.fetches, ==, 41);
+
+    /* A quarter at each refresh, sweeping down: the fourth completes the
+     * picture. At 30 Hz, 15 refreshes without the log follow, the last of
+     * which arms it. */
+    slot.step = 192;
+    for (unsigned i = 0; i < 4; i++)
+        refresh(&f);
+    before = slot.fetches;
+    for (unsigned i = 0; i < 14; i++)
+        refresh(&f);
+    g_assert_cmpuint(slot.fetches, ==, before);
+    refresh(&f);
+    g_assert_cmpuint(slot.fetches, ==, before + 1);
+
+    /* Faster now: the whole picture between two fetches. Back without
+     * the log after one look. */
+    slot.first = slot.step = 0;
+    slot.count = 768;
+    refresh(&f);
+    g_assert_cmpuint(slot.fetches, ==, before + 2);
+    refresh(&f);
+    g_assert_cmpuint(slot.fetches, ==, before + 2);
+
+    /* It stops: at the end of the half second the log shows it, and from
+     * then on every refresh fetches it. */
+    slot.count = 0;
+    for (unsigned i = 0; i < 14; i++)
+        refresh(&f);
+    g_assert_cmpuint(slot.fetches, ==, before + 3);
+    for (unsigned i = 1; i <= 3; i++) {
+        refresh(&f);
+        g_assert_cmpuint(slot.fetches, ==, before + 3 + i);
+    }
+    pci_host_destroy(&host);
+    bus_free(mmio);
+    vga_free(v);
+}
+
 static void test_rom(void)
 {
     uint8_t image[3000];
@@ -673,6 +775,7 @@ int main(int argc, char **argv)
     T("dirty", test_dirty);
     T("blank", test_blank);
     g_test_add_func("/vga/rom", test_rom);
+    g_test_add_func("/vga/streaming", test_streaming);
     g_test_add_func("/console/basics", test_console);
     g_test_add_func("/console/refresh-thread", test_refresh_thread);
     return g_test_run();

@@ -66,6 +66,21 @@
 #define TEXT_MAX_CELLS  (160 * 100)
 #define MAX_SHADOW_BYTES (256u << 20)
 
+/* A guest that keeps redrawing the whole of a VBE picture (a full-screen
+ * video, a game, a redraw loop) pays for the dirty log: each fetch
+ * write-protects its pages again, and its next write to each one faults
+ * into KVM, which can cost it more time than the drawing. Once refreshes
+ * in a row that each found some of the picture written (STREAM_BUSY_PERCENT
+ * of its pages: a guest slowed down by those faults writes few pages per
+ * refresh, the more so the higher the refresh rate) have together seen
+ * STREAM_SEEN_PERCENT of its pages, they are left writable and the whole
+ * picture is taken as changed for STREAM_MS; then the log is fetched twice
+ * (the first fetch arms it) to see whether the guest still does. A guest
+ * that keeps redrawing only part of the picture stays with the log. */
+#define STREAM_BUSY_PERCENT 3
+#define STREAM_SEEN_PERCENT 90
+#define STREAM_MS 500
+
 /* Masks of the bits each register keeps. */
 static const uint8_t sr_mask[8] = { 0x03, 0x3d, 0x0f, 0x3f, 0x0e, 0x00, 0x00, 0xff };
 static const uint8_t gr_mask[16] = { 0x0f, 0x0f, 0x0f, 0x1f, 0x03, 0x7b, 0x0f, 0x0f, 0xff };
@@ -128,6 +143,9 @@ struct vga {
     /* Writes seen by the device's own handlers since the last refresh. */
     uint64_t dirty[BITMAP_WORDS];
     uint64_t kvm_dirty[BITMAP_WORDS];
+    unsigned refresh_hz;
+    uint64_t stream_seen[BITMAP_WORDS]; /* pages written in the busy refreshes in a row */
+    unsigned unlogged;          /* refreshes left that do without the dirty log */
 
     /* What the console shows. */
     enum shown shown;
@@ -177,6 +195,16 @@ static bool is_dirty(const struct vga *v, uint32_t addr, uint32_t len)
         if (p == last)
             return false;
     }
+}
+
+/* How many pages of [addr, addr + len), which lies inside VRAM, bm has. */
+static unsigned pages_in(const uint64_t *bm, uint32_t addr, uint32_t len)
+{
+    unsigned n = 0;
+
+    for (uint32_t p = addr / PAGE; p <= (addr + len - 1) / PAGE; p++)
+        n += (bm[p / 64] >> (p % 64)) & 1;
+    return n;
 }
 
 static inline uint8_t vram_at(const struct vga *v, uint32_t addr)
@@ -1285,21 +1313,59 @@ static void draw_graphics(struct vga *v, bool full)
         console_update(v->con, 0, dirty_from, m.width, m.height - dirty_from);
 }
 
+/* Adds the pages the guest wrote through the framebuffer slot since the
+ * last fetch to v->dirty (and leaves them in v->kvm_dirty). */
+static bool fetch_dirty_log(struct vga *v)
+{
+    bool any = false;
+
+    if (v->lfb.dirty(v->lfb.opaque, v->lfb_handle, v->kvm_dirty) != 0)
+        return false;
+    for (unsigned i = 0; i < BITMAP_WORDS; i++) {
+        v->dirty[i] |= v->kvm_dirty[i];
+        any |= v->kvm_dirty[i] != 0;
+    }
+    /* A guest may draw a font through the framebuffer. */
+    v->plane2_written |= any && !vbe_enabled(v);
+    return true;
+}
+
 static void hw_refresh(void *opaque, bool full)
 {
     struct vga *v = opaque;
 
     pthread_mutex_lock(&v->lock);
-    if (v->lfb_handle >= 0 && v->lfb.dirty &&
-        v->lfb.dirty(v->lfb.opaque, v->lfb_handle, v->kvm_dirty) == 0) {
-        bool any = false;
+    if (v->lfb_handle >= 0 && v->lfb.dirty) {
+        /* The VBE picture, which vbe_fixup keeps inside VRAM. */
+        uint32_t start = v->vbe_start;
+        uint32_t len = vbe_enabled(v) ? v->vbe_line_offset * v->vbe[VBE_DISPI_INDEX_YRES] : 0;
 
-        for (unsigned i = 0; i < BITMAP_WORDS; i++) {
-            v->dirty[i] |= v->kvm_dirty[i];
-            any |= v->kvm_dirty[i] != 0;
+        if (!len) {
+            v->unlogged = 0;
+            memset(v->stream_seen, 0, sizeof(v->stream_seen));
+            fetch_dirty_log(v);
+        } else if (v->unlogged) {
+            mark_dirty(v, start, len);
+            if (--v->unlogged == 0)
+                fetch_dirty_log(v);
+        } else {
+            unsigned pages = (start + len - 1) / PAGE - start / PAGE + 1;
+
+            if (!fetch_dirty_log(v)) {
+                memset(v->stream_seen, 0, sizeof(v->stream_seen));
+            } else if (pages_in(v->kvm_dirty, start, len) * 100 >= pages * STREAM_BUSY_PERCENT) {
+                for (unsigned i = 0; i < BITMAP_WORDS; i++)
+                    v->stream_seen[i] |= v->kvm_dirty[i];
+            } else {
+                memset(v->stream_seen, 0, sizeof(v->stream_seen));
+            }
+            if (pages_in(v->stream_seen, start, len) * 100 >= pages * STREAM_SEEN_PERCENT) {
+                memset(v->stream_seen, 0, sizeof(v->stream_seen));
+                v->unlogged = v->refresh_hz * STREAM_MS / 1000;
+                if (!v->unlogged)
+                    v->unlogged = 1;
+            }
         }
-        /* A guest may draw a font through the framebuffer. */
-        v->plane2_written |= any && !vbe_enabled(v);
     }
     if (!vbe_enabled(v) && !(v->ar_index & AR_INDEX_PAS))
         draw_blank(v, full);
@@ -1417,6 +1483,7 @@ struct vga *vga_new(const uint8_t *rom, size_t rom_len, const struct vga_lfb_ops
         memcpy(v->rom, rom, rom_len);
         v->rom_len = rom_len;
     }
+    v->refresh_hz = refresh_hz;
     v->con = console_new("vga", &hw_ops, v, refresh_hz);
     if (!v->con)
         goto fail;
