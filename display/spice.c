@@ -21,7 +21,6 @@
 #include <glib.h>
 #include <pthread.h>
 #include <spice-server/spice.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,13 +90,15 @@ struct spice_display {
     unsigned leds;              /* last told to clients */
     unsigned abs_x, abs_y, buttons;
 
-    atomic_ulong frames;
     uint64_t image_unique;
 };
 
+/* The display that holds an interface instance as its member m. */
+#define DISPLAY_OF(p, m) ((struct spice_display *)((char *)(p) - offsetof(struct spice_display, m)))
+
 static struct spice_display *from_qxl(QXLInstance *q)
 {
-    return (struct spice_display *)((char *)q - offsetof(struct spice_display, qxl));
+    return DISPLAY_OF(q, qxl);
 }
 
 static void poke(struct spice_display *d)
@@ -321,7 +322,6 @@ static int qxl_get_command(QXLInstance *q, QXLCommandExt *ext)
     if (!u)
         return 0;
     *ext = u->ext;
-    atomic_fetch_add(&d->frames, 1);
     return 1;
 }
 
@@ -607,7 +607,7 @@ static gboolean on_wake(gint fd, GIOCondition cond, gpointer data)
 
 static void kbd_push(SpiceKbdInstance *sin, uint8_t frag)
 {
-    struct spice_display *d = (struct spice_display *)((char *)sin - offsetof(struct spice_display, kbd));
+    struct spice_display *d = DISPLAY_OF(sin, kbd);
     unsigned code;
 
     if (frag == 0xe0) {
@@ -631,7 +631,7 @@ static void kbd_push(SpiceKbdInstance *sin, uint8_t frag)
 
 static uint8_t kbd_leds(SpiceKbdInstance *sin)
 {
-    struct spice_display *d = (struct spice_display *)((char *)sin - offsetof(struct spice_display, kbd));
+    struct spice_display *d = DISPLAY_OF(sin, kbd);
 
     /* INPUT_LED_* are SPICE's lock modifier bits. */
     return (uint8_t)input_leds(d->in);
@@ -656,12 +656,10 @@ static unsigned buttons_from_spice(uint32_t bs)
     return bs & (INPUT_BUTTON_LEFT | INPUT_BUTTON_RIGHT | INPUT_BUTTON_MIDDLE);
 }
 
-#define MOUSE_D(sin) ((struct spice_display *)((char *)(sin) - offsetof(struct spice_display, mouse)))
-#define TABLET_D(sin) ((struct spice_display *)((char *)(sin) - offsetof(struct spice_display, tablet)))
 
 static void mouse_motion(SpiceMouseInstance *sin, int dx, int dy, int dz, uint32_t bs)
 {
-    struct spice_display *d = MOUSE_D(sin);
+    struct spice_display *d = DISPLAY_OF(sin, mouse);
 
     d->buttons = buttons_from_spice(bs);
     /* SPICE's dz counts towards the user; the router's wheel away. */
@@ -670,7 +668,7 @@ static void mouse_motion(SpiceMouseInstance *sin, int dx, int dy, int dz, uint32
 
 static void mouse_buttons(SpiceMouseInstance *sin, uint32_t bs)
 {
-    struct spice_display *d = MOUSE_D(sin);
+    struct spice_display *d = DISPLAY_OF(sin, mouse);
 
     d->buttons = buttons_from_spice(bs);
     input_rel(d->in, 0, 0, 0, d->buttons);
@@ -698,7 +696,7 @@ static unsigned scale_abs(int v, int size)
 
 static void tablet_set_logical_size(SpiceTabletInstance *sin, int width, int height)
 {
-    struct spice_display *d = TABLET_D(sin);
+    struct spice_display *d = DISPLAY_OF(sin, tablet);
 
     d->tablet_w = width;
     d->tablet_h = height;
@@ -706,7 +704,7 @@ static void tablet_set_logical_size(SpiceTabletInstance *sin, int width, int hei
 
 static void tablet_position(SpiceTabletInstance *sin, int x, int y, uint32_t bs)
 {
-    struct spice_display *d = TABLET_D(sin);
+    struct spice_display *d = DISPLAY_OF(sin, tablet);
 
     d->abs_x = scale_abs(x, d->tablet_w);
     d->abs_y = scale_abs(y, d->tablet_h);
@@ -716,7 +714,7 @@ static void tablet_position(SpiceTabletInstance *sin, int x, int y, uint32_t bs)
 
 static void tablet_wheel(SpiceTabletInstance *sin, int motion, uint32_t bs)
 {
-    struct spice_display *d = TABLET_D(sin);
+    struct spice_display *d = DISPLAY_OF(sin, tablet);
 
     d->buttons = buttons_from_spice(bs);
     input_abs(d->in, d->abs_x, d->abs_y, -motion, d->buttons);
@@ -724,7 +722,7 @@ static void tablet_wheel(SpiceTabletInstance *sin, int motion, uint32_t bs)
 
 static void tablet_buttons(SpiceTabletInstance *sin, uint32_t bs)
 {
-    struct spice_display *d = TABLET_D(sin);
+    struct spice_display *d = DISPLAY_OF(sin, tablet);
 
     d->buttons = buttons_from_spice(bs);
     input_abs(d->in, d->abs_x, d->abs_y, 0, d->buttons);
@@ -1045,9 +1043,4 @@ void spice_display_free(struct spice_display *d)
 const char *spice_display_socket(const struct spice_display *d)
 {
     return d->socket_path;
-}
-
-unsigned long spice_display_frames(const struct spice_display *d)
-{
-    return atomic_load(&((struct spice_display *)d)->frames);
 }

@@ -20,5 +20,3 @@ struct spice_display *spice_display_new(const char *spec, const char *name, stru
 void spice_display_free(struct spice_display *d);
 /* The unix socket's path, or NULL for TCP. */
 const char *spice_display_socket(const struct spice_display *d);
-/* How many display commands the server has taken since the start. */
-unsigned long spice_display_frames(const struct spice_display *d);
