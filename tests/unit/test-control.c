@@ -238,6 +238,13 @@ static void test_parse_errors(struct fixture *f, gconstpointer data)
         "{\"execute\":\n", "nul\n", "{\"a\":1}}\n", "{\n",
         "}\n", "{\"execute\":\"query-status\",}\n", "\"unterminated\n", "\xff\xfe{}\n",
         "{\"execute\":\"\xc3\x28\"}\n",
+        /* Escapes json-glib takes but JSON has not, and a lone surrogate:
+         * each would become a string that is not UTF-8. */
+        "{\"execute\":\"echo\",\"arguments\":{\"value\":\"a\\777b\"}}\n",
+        "{\"execute\":\"echo\",\"arguments\":{\"value\":\"\\x41\"}}\n",
+        "{\"execute{\\\"]\\77777\\\\\\\\]\"}\n",
+        "{\"execute\":\"echo\",\"arguments\":{\"value\":\"a\\ud800b\"}}\n",
+        "{\"execute\":\"query-status\",\"id\":[\"\\udfff\"]}\n",
     };
 
     drop_greeting(f);
@@ -275,6 +282,20 @@ static void test_number_range(struct fixture *f, gconstpointer data)
         g_assert_true(json_object_has_member(r, "return"));
         g_assert_cmpfloat(json_object_get_double_member(r, "id"), ==, json_node_get_double(want));
     }
+}
+
+static void test_string_escapes(struct fixture *f, gconstpointer data)
+{
+    g_autoptr(JsonNode) keep = NULL;
+    JsonObject *r;
+
+    /* Every escape JSON has comes back as the character it names. */
+    drop_greeting(f);
+    r = ask(f, "{\"execute\":\"echo\",\"arguments\":{\"value\":"
+               "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"}}\n", &keep);
+    g_assert_true(json_object_has_member(r, "return"));
+    g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(r, "return"), "value"),
+                    ==, "\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80");
 }
 
 static void test_invalid_requests(struct fixture *f, gconstpointer data)
@@ -588,6 +609,7 @@ int main(int argc, char **argv)
     ADD("unknown-command", test_unknown_command);
     ADD("parse-errors", test_parse_errors);
     ADD("number-range", test_number_range);
+    ADD("string-escapes", test_string_escapes);
     ADD("invalid-requests", test_invalid_requests);
     ADD("scalar-root", test_scalar_root);
     ADD("bad-arguments", test_bad_arguments);

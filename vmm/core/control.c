@@ -66,6 +66,15 @@ static void append_node(GString *out, JsonNode *root)
 
     json_generator_set_root(gen, root);
     text = json_generator_to_data(gen, NULL);
+    /* Requests are checked, but a reply must stay readable whatever a
+     * command put in it: bytes that are not UTF-8 can only be inside
+     * strings, where U+FFFD replaces them. */
+    if (!g_utf8_validate(text, -1, NULL)) {
+        char *valid = g_utf8_make_valid(text, -1);
+
+        g_free(text);
+        text = valid;
+    }
     g_string_append(out, text);
     g_string_append_c(out, '\n');
 }
@@ -118,9 +127,13 @@ static const char *structure_problem(const char *line, size_t len)
         char c = line[i];
 
         if (in_str) {
-            if (esc)
+            if (esc) {
+                /* json-glib also takes octal and \x escapes, which can make
+                 * a string that is not UTF-8. */
+                if (!strchr("\"\\/bfnrtu", c))
+                    return "a string holds an escape that is not JSON";
                 esc = false;
-            else if (c == '\\')
+            } else if (c == '\\')
                 esc = true;
             else if (c == '"')
                 in_str = false;
@@ -148,35 +161,45 @@ static const char *structure_problem(const char *line, size_t len)
 }
 
 /* json-glib reads 1e999 as an infinity, and (up to 1.6 at least) writes some
- * doubles in forms that are not JSON ("inf.0", "1e-08.0"). Such a number
- * echoed in an id or by a command would make the reply unreadable, so a
- * request holding one is refused. Depth is already bounded. */
-static bool numbers_writable(JsonNode *node)
+ * doubles in forms that are not JSON ("inf.0", "1e-08.0"); a \u escape can
+ * name half a surrogate pair, which it decodes to bytes that are not UTF-8.
+ * Such a value echoed in an id or by a command would make the reply
+ * unreadable, so a request holding one is refused. Depth is already bounded. */
+static const char *value_problem(JsonNode *node)
 {
-    bool ok = true;
+    const char *problem = NULL;
 
     if (JSON_NODE_HOLDS_OBJECT(node)) {
-        GList *values = json_object_get_values(json_node_get_object(node));
+        JsonObject *o = json_node_get_object(node);
+        GList *names = json_object_get_members(o);
 
-        for (GList *l = values; l && ok; l = l->next)
-            ok = numbers_writable(l->data);
-        g_list_free(values);
+        for (GList *l = names; l && !problem; l = l->next) {
+            if (!g_utf8_validate(l->data, -1, NULL))
+                problem = "a member name in the request is not valid UTF-8";
+            else
+                problem = value_problem(json_object_get_member(o, l->data));
+        }
+        g_list_free(names);
     } else if (JSON_NODE_HOLDS_ARRAY(node)) {
         JsonArray *a = json_node_get_array(node);
 
-        for (guint i = 0; i < json_array_get_length(a) && ok; i++)
-            ok = numbers_writable(json_array_get_element(a, i));
+        for (guint i = 0; i < json_array_get_length(a) && !problem; i++)
+            problem = value_problem(json_array_get_element(a, i));
+    } else if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING) {
+        if (!g_utf8_validate(json_node_get_string(node), -1, NULL))
+            problem = "a string in the request is not valid UTF-8";
     } else if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_DOUBLE) {
         g_autofree char *text = NULL;
         g_autoptr(JsonNode) back = NULL;
 
         if (!isfinite(json_node_get_double(node)))
-            return false;
+            return "a number in the request cannot be represented";
         text = json_to_string(node, FALSE);
         back = json_from_string(text, NULL);
-        ok = back != NULL;
+        if (!back)
+            problem = "a number in the request cannot be represented";
     }
-    return ok;
+    return problem;
 }
 
 static void handle_line(struct control_session *s, const char *line, size_t len)
@@ -211,8 +234,9 @@ static void handle_line(struct control_session *s, const char *line, size_t len)
         return;
     }
     root = json_parser_get_root(parser);
-    if (root && !numbers_writable(root)) {
-        reply_error(s, NULL, "ParseError", "a number in the request cannot be represented");
+    problem = root ? value_problem(root) : NULL;
+    if (problem) {
+        reply_error(s, NULL, "ParseError", problem);
         return;
     }
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
