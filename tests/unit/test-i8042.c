@@ -89,6 +89,20 @@ static void test_command_byte(struct fixture *f, gconstpointer data)
     g_assert_cmphex(data_in(f), ==, 0x47);
 }
 
+/* A firmware that reads one byte per interrupt must get an interrupt per
+ * byte: the PIC takes IRQ 1 on its rising edge. */
+static void test_edge_per_byte(struct fixture *f, gconstpointer data)
+{
+    data_out(f, 0xff);      /* reset: fa, then aa */
+    g_assert_cmpuint(f->kbd_irq.raises, ==, 1);
+    g_assert_cmphex(data_in(f), ==, 0xfa);
+    g_assert_cmpuint(f->kbd_irq.raises, ==, 2);
+    g_assert_cmpint(f->kbd_irq.level, ==, 1);
+    g_assert_cmphex(data_in(f), ==, 0xaa);
+    g_assert_cmpuint(f->kbd_irq.raises, ==, 2);
+    g_assert_cmpint(f->kbd_irq.level, ==, 0);
+}
+
 static void test_keyboard_reset(struct fixture *f, gconstpointer data)
 {
     data_out(f, 0xff);
@@ -390,6 +404,7 @@ int main(int argc, char **argv)
 #define ADD(path, fn) g_test_add("/i8042/" path, struct fixture, NULL, setup, fn, teardown)
     ADD("self-test", test_self_test);
     ADD("command-byte", test_command_byte);
+    ADD("edge-per-byte", test_edge_per_byte);
     ADD("keyboard-reset", test_keyboard_reset);
     ADD("keyboard-commands", test_keyboard_commands);
     ADD("mouse-commands", test_mouse_commands);

@@ -352,6 +352,13 @@ static void i8042_read(void *opaque, uint64_t offset, uint8_t *data, unsigned si
     if (offset == 0) {
         data[0] = k->out;
         k->status &= (uint8_t)~(ST_OBF | ST_AUX_OBF);
+        /* The IRQ lines follow the output buffer: reading it drops them,
+         * and the next queued byte raises them again. The PIC and IOAPIC
+         * take ISA interrupts on the edge, so a firmware that reads one
+         * byte per interrupt (SeaBIOS) needs that drop to hear of the
+         * next byte. */
+        irq_set(&k->kbd_irq, 0);
+        irq_set(&k->aux_irq, 0);
     } else {
         data[0] = k->status;
     }
