@@ -3,6 +3,7 @@
 #include <locale.h>
 
 #include "nook-application.h"
+#include "nook-trace.h"
 
 int
 main (int   argc,
@@ -10,6 +11,7 @@ main (int   argc,
 {
   g_autoptr(NookApplication) app = NULL;
 
+  nook_trace_mark ("main");
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, NOOK_LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");

@@ -1,10 +1,12 @@
-/* Sparse raw disk images: the file takes no space until the guest writes. */
+/* Sparse raw disk images (the file takes no space until the guest writes)
+ * and the sizes of an existing image. */
 #include "nook-disk.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gi18n.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /**
@@ -60,5 +62,64 @@ set_error:
   human = g_format_size_full (size, G_FORMAT_SIZE_IEC_UNITS);
   g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
                _("Cannot make the disk image %s %s large: %s"), path, human, g_strerror (saved));
+  return FALSE;
+}
+
+/* The qcow2 header keeps the guest-visible size, big-endian, at byte 24. */
+#define QCOW2_SIZE_OFFSET 24
+
+static gboolean
+read_qcow2_size (int      fd,
+                 guint64 *size)
+{
+  guint64 be;
+
+  if (pread (fd, &be, sizeof be, QCOW2_SIZE_OFFSET) != (ssize_t) sizeof be)
+    return FALSE;
+  *size = GUINT64_FROM_BE (be);
+  return TRUE;
+}
+
+/**
+ * nook_disk_get_size:
+ * @format: "raw" or "qcow2"
+ * @virtual_size: (out): what the guest sees, in bytes
+ * @allocated: (out): what the image takes on the host's disk, in bytes;
+ *   less than @virtual_size for sparse or qcow2 images
+ */
+gboolean
+nook_disk_get_size (const char  *path,
+                    const char  *format,
+                    guint64     *virtual_size,
+                    guint64     *allocated,
+                    GError     **error)
+{
+  struct stat st;
+  int fd;
+  int saved;
+
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      saved = errno;
+      goto close_fd;
+    }
+  *allocated = (guint64) st.st_blocks * 512;
+  *virtual_size = (guint64) st.st_size;
+  if (g_strcmp0 (format, "qcow2") == 0 && !read_qcow2_size (fd, virtual_size))
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("%s has no readable qcow2 header"), path);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+
+close_fd:
+  if (fd >= 0)
+    close (fd);
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+               _("Cannot read %s: %s"), path, g_strerror (saved));
   return FALSE;
 }

@@ -1,4 +1,5 @@
-/* Disk images the app creates for new machines. */
+/* Disk images: the ones the app creates for new machines, and how much of
+ * the host's disk an image takes. */
 #pragma once
 
 #include <glib.h>
@@ -7,6 +8,11 @@ G_BEGIN_DECLS
 
 gboolean nook_disk_create_sparse (const char  *path,
                                   guint64      size,
+                                  GError     **error);
+gboolean nook_disk_get_size      (const char  *path,
+                                  const char  *format,
+                                  guint64     *virtual_size,
+                                  guint64     *allocated,
                                   GError     **error);
 
 G_END_DECLS

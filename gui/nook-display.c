@@ -6,6 +6,7 @@
 #include "nook-display-private.h"
 
 #include "keymap.h"
+#include "nook-trace.h"
 
 #include <epoxy/gl.h>
 #include <gsk/gl/gskglrenderer.h>
@@ -54,6 +55,9 @@ struct _NookDisplay
 
   gboolean gl_allowed;
   gboolean connected;
+  /* Since the last close: 1 once the guest has drawn (a primary surface
+   * alone is blank), 2 once that is on screen (nook-trace.h). */
+  int trace_state;
   int width;
   int height;
 
@@ -292,6 +296,14 @@ get_frame (NookDisplay     *self,
 }
 
 static void
+on_first_frame_painted (GdkFrameClock *clock,
+                        NookDisplay   *self)
+{
+  g_signal_handlers_disconnect_by_func (clock, on_first_frame_painted, self);
+  nook_trace_mark ("first-guest-frame");
+}
+
+static void
 nook_display_snapshot (GtkWidget   *widget,
                        GtkSnapshot *snapshot)
 {
@@ -303,7 +315,15 @@ nook_display_snapshot (GtkWidget   *widget,
                              &GRAPHENE_RECT_INIT (0, 0, gtk_widget_get_width (widget), gtk_widget_get_height (widget)));
   update_texture (self);
   if (self->texture && get_frame (self, &frame, &scale))
-    gtk_snapshot_append_texture (snapshot, self->texture, &frame);
+    {
+      gtk_snapshot_append_texture (snapshot, self->texture, &frame);
+      if (self->trace_state == 1)
+        {
+          self->trace_state = 2;
+          g_signal_connect_object (gtk_widget_get_frame_clock (widget), "after-paint",
+                                   G_CALLBACK (on_first_frame_painted), self, 0);
+        }
+    }
   gtk_widget_snapshot_child (widget, self->hint, snapshot);
 }
 
@@ -391,6 +411,8 @@ on_invalidate (SpiceChannel *channel,
 {
   cairo_rectangle_int_t r = { x, y, width, height };
 
+  if (self->trace_state == 0)
+    self->trace_state = 1;
   cairo_region_union_rectangle (self->dirty, &r);
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
@@ -571,6 +593,7 @@ nook_display_close (NookDisplay *self)
   drop_session (self);
   g_clear_pointer (&self->spice_path, g_free);
   set_connected (self, FALSE);
+  self->trace_state = 0;
 }
 
 /* ---- keyboard ---- */

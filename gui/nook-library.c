@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <time.h>
 
 #define NEW_DISK_NAME "disk0.img"
 
@@ -95,12 +96,37 @@ compare_elements (gconstpointer a,
   return compare_names (*(NookMachine * const *) a, *(NookMachine * const *) b, user_data);
 }
 
+static gboolean remove_tree (const char *path, GError **error);
+
+/* A creation takes seconds; one whose folder has not changed for an hour
+ * was cut short, and nothing of it is the user's. The age keeps a folder
+ * another instance of the app is filling right now. */
+#define ABANDONED_AFTER_S (60 * 60)
+
+static void
+remove_if_abandoned (const char *path,
+                     const char *entry)
+{
+  g_autoptr(GError) error = NULL;
+  GStatBuf st;
+
+  if (!g_str_has_prefix (entry, ".new-") || g_lstat (path, &st) < 0 || !S_ISDIR (st.st_mode))
+    return;
+  if (time (NULL) - st.st_mtime < ABANDONED_AFTER_S)
+    return;
+  if (!remove_tree (path, &error))
+    g_warning ("%s", error->message);
+}
+
 /**
  * nook_library_load:
  *
  * Reads every machine folder (a folder with machine.ini). A machine whose
  * file is broken is listed as broken; folders starting with '.' (a machine
- * being created) are skipped. A missing library folder is an empty library.
+ * being created) are skipped, and a ".new-" folder an hour old, left by a
+ * creation that never finished (the app was killed), is removed. A missing
+ * library folder is an empty library.
+ * Machines whose nook-vmm still runs are adopted (nook_machine_reconnect()).
  */
 gboolean
 nook_library_load (NookLibrary  *self,
@@ -129,15 +155,22 @@ nook_library_load (NookLibrary  *self,
       g_autofree char *path = NULL;
       g_autofree char *ini = NULL;
 
-      if (entry[0] == '.')
-        continue;
       path = g_build_filename (self->dir, entry, NULL);
+      if (entry[0] == '.')
+        {
+          remove_if_abandoned (path, entry);
+          continue;
+        }
       ini = g_build_filename (path, "machine.ini", NULL);
       if (!g_file_test (path, G_FILE_TEST_IS_DIR) || !g_file_test (ini, G_FILE_TEST_EXISTS))
         continue;
       g_ptr_array_add (found, nook_machine_load (path));
     }
   g_ptr_array_sort_with_data (found, compare_elements, NULL);
+  /* A machine whose nook-vmm outlived an earlier run of the app is
+   * running, not stopped. */
+  for (guint i = 0; i < found->len; i++)
+    nook_machine_reconnect (g_ptr_array_index (found, i));
   g_list_store_splice (self->machines, 0, g_list_model_get_n_items (G_LIST_MODEL (self->machines)),
                        found->pdata, found->len);
   return TRUE;

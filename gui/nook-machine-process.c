@@ -1,14 +1,27 @@
-/* NookMachineProcess: spawns nook-vmm, follows its control socket and
- * notices when it exits. */
+/* NookMachineProcess: spawns nook-vmm so that it outlives the app, or
+ * adopts one an earlier run of the app left running; follows its control
+ * socket and notices when it exits. */
 #include "nook-machine-process.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CONNECT_INTERVAL_MS 50
 #define CONNECT_TIMEOUT_MS  15000
+#define ANSWER_TIMEOUT_MS   10000
+#define DRAIN_TIMEOUT_MS    1000
+#define GONE_INTERVAL_MS    50
+#define GONE_TIMEOUT_MS     3000
 #define LOG_TAIL_LINES      20
+#define LOG_ROTATE_BYTES    (1024 * 1024)
+/* Starts each run's part of the log; the tail shown is the last run's. */
+#define LOG_RUN_MARKER      "== nook-vmm started "
 
 struct _NookMachineProcess
 {
@@ -18,14 +31,28 @@ struct _NookMachineProcess
   char **argv;
   char *control_path;
   char *log_path;
-  GSubprocess *subprocess;
+  GSubprocess *subprocess;     /* NULL when adopted */
   GCancellable *cancellable;
   GSocketConnection *connection;
   GDataInputStream *input;
   GHashTable *pending;          /* id -> GTask */
+  char *pid_string;             /* adopted: from the pid file, checked; else NULL */
   guint connect_source;
+  guint answer_source;
+  guint drain_source;
+  guint gone_source;
   gint64 connect_deadline;
+  gint64 gone_deadline;
   gint64 next_id;
+  GPid pid;                     /* adopted: 0 when unknown */
+  gboolean adopted;
+  gboolean greeted;
+  gboolean answered;            /* query-status replied after the greeting */
+  gboolean stop_requested;      /* quit, powerdown or a signal went to it */
+  gboolean shutdown_seen;       /* the "shutdown" event with its exit status */
+  int shutdown_status;
+  gboolean exit_pending;        /* waitpid() said, replies still to read */
+  char *exit_message;
   gboolean exited;
 };
 
@@ -40,7 +67,9 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-static void try_connect (NookMachineProcess *self);
+static void     try_connect (NookMachineProcess  *self);
+static GSocket *connect_now (const char          *path,
+                             GError             **error);
 
 static void
 fail_pending (NookMachineProcess *self,
@@ -72,8 +101,12 @@ nook_machine_process_dispose (GObject *object)
 {
   NookMachineProcess *self = NOOK_MACHINE_PROCESS (object);
 
+  /* Only the watch ends here: nook-vmm runs on without the app. */
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->connect_source, g_source_remove);
+  g_clear_handle_id (&self->answer_source, g_source_remove);
+  g_clear_handle_id (&self->drain_source, g_source_remove);
+  g_clear_handle_id (&self->gone_source, g_source_remove);
   disconnect (self);
   G_OBJECT_CLASS (nook_machine_process_parent_class)->dispose (object);
 }
@@ -86,6 +119,8 @@ nook_machine_process_finalize (GObject *object)
   g_strfreev (self->argv);
   g_free (self->control_path);
   g_free (self->log_path);
+  g_free (self->pid_string);
+  g_free (self->exit_message);
   g_clear_object (&self->subprocess);
   g_clear_object (&self->cancellable);
   g_hash_table_unref (self->pending);
@@ -139,14 +174,16 @@ nook_machine_process_new (const char * const *argv,
   return self;
 }
 
-/* The last lines of a log file, for messages; NULL when it is empty or
- * cannot be read. */
+/* The last lines of a log file from its last run (after the last line
+ * open_log() started a run with), for messages; NULL when that part is
+ * empty or the file cannot be read. */
 char *
 nook_read_log_tail (const char *path,
                     guint       lines)
 {
   g_autofree char *text = NULL;
   gsize len = 0;
+  gsize first = 0;
   gsize start;
   guint seen = 0;
 
@@ -154,12 +191,72 @@ nook_read_log_tail (const char *path,
     return NULL;
   while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
     len--;
-  if (len == 0)
+  for (const char *m = g_strstr_len (text, (gssize) len, LOG_RUN_MARKER); m;
+       m = g_strstr_len (m + 1, (gssize) (len - (gsize) (m + 1 - text)), LOG_RUN_MARKER))
+    if (m == text || m[-1] == '\n')
+      {
+        const char *nl = memchr (m, '\n', len - (gsize) (m - text));
+
+        first = nl ? (gsize) (nl + 1 - text) : len;
+      }
+  if (len <= first)
     return NULL;
-  for (start = len; start > 0; start--)
+  for (start = len; start > first; start--)
     if (text[start - 1] == '\n' && ++seen == lines)
       break;
   return g_utf8_make_valid (text + start, (gssize) (len - start));
+}
+
+/* Emits "exited" once: @message NULL is a clean exit, anything else a
+ * crash, told with the end of the log. */
+static void
+report_exit (NookMachineProcess *self,
+             char               *message)
+{
+  g_autoptr(NookMachineProcess) alive = NULL;
+  g_autofree char *text = message;
+  g_autofree char *tail = NULL;
+  gboolean crashed = message != NULL;
+
+  if (self->exited)
+    return;
+  /* A handler may drop the last reference to us. */
+  alive = g_object_ref (self);
+  self->exited = TRUE;
+  g_clear_handle_id (&self->connect_source, g_source_remove);
+  g_clear_handle_id (&self->answer_source, g_source_remove);
+  g_clear_handle_id (&self->drain_source, g_source_remove);
+  g_clear_handle_id (&self->gone_source, g_source_remove);
+  disconnect (self);
+
+  if (crashed)
+    tail = nook_read_log_tail (self->log_path, LOG_TAIL_LINES);
+  if (tail)
+    {
+      char *full = g_strdup_printf (_("%s\n\nThe last lines of %s:\n%s"), text, self->log_path, tail);
+
+      g_free (text);
+      text = full;
+    }
+  g_signal_emit (self, signals[SIGNAL_EXITED], 0, crashed, text);
+}
+
+/* What an exit status of nook-vmm means; NULL for a clean exit. */
+static char *
+status_message (int status)
+{
+  if (status == 0)
+    return NULL;
+  if (status == 2)
+    return g_strdup (_("nook-vmm refused to start this machine."));
+  return g_strdup_printf (_("nook-vmm stopped with exit status %d."), status);
+}
+
+static void
+report_pending_exit (NookMachineProcess *self)
+{
+  self->drain_source = 0;
+  report_exit (self, g_steal_pointer (&self->exit_message));
 }
 
 static void
@@ -167,47 +264,76 @@ on_exited (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  g_autoptr(NookMachineProcess) self = user_data;
+  NookMachineProcess *self;
   GSubprocess *subprocess = G_SUBPROCESS (source);
-  g_autofree char *message = NULL;
-  g_autofree char *tail = NULL;
-  gboolean crashed;
+  g_autoptr(GError) error = NULL;
+  char *message;
 
-  g_subprocess_wait_finish (subprocess, result, NULL);
-  self->exited = TRUE;
-  g_clear_handle_id (&self->connect_source, g_source_remove);
-  disconnect (self);
-
+  /* Cancelled by dispose: the app no longer watches this nook-vmm. */
+  if (!g_subprocess_wait_finish (subprocess, result, &error) &&
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = user_data;
   if (g_subprocess_get_if_signaled (subprocess))
     {
       int sig = g_subprocess_get_term_sig (subprocess);
 
-      crashed = TRUE;
       message = g_strdup_printf (_("nook-vmm was killed by signal %d (%s)."), sig, g_strsignal (sig));
     }
   else
     {
-      int status = g_subprocess_get_exit_status (subprocess);
-
-      crashed = status != 0;
-      if (status == 2)
-        message = g_strdup (_("nook-vmm refused to start this machine."));
-      else if (crashed)
-        message = g_strdup_printf (_("nook-vmm stopped with exit status %d."), status);
+      message = status_message (g_subprocess_get_exit_status (subprocess));
     }
-
-  if (crashed)
+  if (!self->connection)
     {
-      tail = nook_read_log_tail (self->log_path, LOG_TAIL_LINES);
-      if (tail)
-        {
-          char *full = g_strdup_printf (_("%s\n\nThe last lines of %s:\n%s"), message, self->log_path, tail);
-
-          g_free (message);
-          message = full;
-        }
+      report_exit (self, message);
+      return;
     }
-  g_signal_emit (self, signals[SIGNAL_EXITED], 0, crashed, message);
+  /* The child watch can come before the last lines on the socket (the
+   * reply to quit, the shutdown event): those are read to the end first. */
+  self->exit_pending = TRUE;
+  self->exit_message = message;
+  self->drain_source = g_timeout_add_once (DRAIN_TIMEOUT_MS, (GSourceOnceFunc) report_pending_exit, self);
+}
+
+/* An adopted nook-vmm is not our child, so there is no waitpid() status.
+ * Just before it exits, nook-vmm sends every client a "shutdown"
+ * state-changed event carrying its exit status; that status is judged as a
+ * child's would be. An end of the connection without that event means
+ * nook-vmm never reached its exit path (a signal, a crash): a stop if a quit
+ * or power-off had been asked of it through this connection (force off may
+ * end in a signal), otherwise a crash, told with the end of its log, whose
+ * last lines are all there is to say why. */
+static void
+adopted_gone (NookMachineProcess *self)
+{
+  if (self->shutdown_seen)
+    report_exit (self, status_message (self->shutdown_status));
+  else if (self->stop_requested)
+    report_exit (self, NULL);
+  else
+    report_exit (self, g_strdup (_("nook-vmm went away without saying why.")));
+}
+
+/* The end of the connection comes as nook-vmm's descriptors close, which
+ * may be before its control socket stops listening (a killed nook-vmm's
+ * descriptors close one by one, some slowly): it is gone, and a new one can
+ * be started, once the socket no longer accepts, or after GONE_TIMEOUT_MS. */
+static void
+check_gone (gpointer user_data)
+{
+  NookMachineProcess *self = user_data;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+
+  self->gone_source = 0;
+  socket = connect_now (self->control_path, &error);
+  if (socket && g_get_monotonic_time () < self->gone_deadline)
+    {
+      self->gone_source = g_timeout_add_once (GONE_INTERVAL_MS, check_gone, self);
+      return;
+    }
+  adopted_gone (self);
 }
 
 static void
@@ -217,6 +343,11 @@ emit_state (NookMachineProcess *self,
   const char *state = json_object_get_string_member_with_default (data, "state", NULL);
   const char *reason = json_object_get_string_member_with_default (data, "reason", NULL);
 
+  if (g_strcmp0 (state, "shutdown") == 0 && json_object_has_member (data, "status"))
+    {
+      self->shutdown_seen = TRUE;
+      self->shutdown_status = (int) json_object_get_int_member_with_default (data, "status", 1);
+    }
   if (state)
     g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, state, reason);
 }
@@ -283,8 +414,12 @@ handle_line (NookMachineProcess *self,
     {
       JsonNode *g = json_object_get_member (obj, "greeting");
 
-      if (JSON_NODE_HOLDS_OBJECT (g) &&
-          json_object_get_int_member_with_default (json_node_get_object (g), "version", 0) != 1)
+      if (!JSON_NODE_HOLDS_OBJECT (g) ||
+          g_strcmp0 (json_object_get_string_member_with_default (json_node_get_object (g), "protocol", NULL),
+                     "nook-control") != 0)
+        return;
+      self->greeted = TRUE;
+      if (json_object_get_int_member_with_default (json_node_get_object (g), "version", 0) != 1)
         g_warning ("nook-vmm speaks control protocol version %" G_GINT64_FORMAT ", not 1",
                    json_object_get_int_member_with_default (json_node_get_object (g), "version", 0));
     }
@@ -307,10 +442,18 @@ on_line (GObject      *source,
   self = user_data;
   if (!line)
     {
-      /* EOF or a broken connection: the exit watch reports the rest. */
+      /* EOF or a broken connection: for a child the exit watch reports
+       * the rest; an adopted nook-vmm is gone. */
       if (error)
         g_debug ("control connection: %s", error->message);
       disconnect (self);
+      if (self->adopted)
+        {
+          self->gone_deadline = g_get_monotonic_time () + GONE_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+          check_gone (self);
+        }
+      else if (self->exit_pending)
+        report_exit (self, g_steal_pointer (&self->exit_message));
       return;
     }
   handle_line (self, line);
@@ -333,8 +476,24 @@ on_status (GObject      *source,
   g_autoptr(JsonNode) ret = NULL;
 
   ret = nook_machine_process_execute_finish (self, result, NULL);
-  if (ret && JSON_NODE_HOLDS_OBJECT (ret))
-    emit_state (self, json_node_get_object (ret));
+  if (!ret || !JSON_NODE_HOLDS_OBJECT (ret) || !self->greeted)
+    return;
+  self->answered = TRUE;
+  g_clear_handle_id (&self->answer_source, g_source_remove);
+  emit_state (self, json_node_get_object (ret));
+}
+
+/* Reads replies and events from @connection and asks for the state. */
+static void
+attach (NookMachineProcess *self,
+        GSocketConnection  *connection)
+{
+  self->connection = connection;
+  self->input = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  g_data_input_stream_set_newline_type (self->input, G_DATA_STREAM_NEWLINE_TYPE_LF);
+  read_next (self);
+  g_signal_emit (self, signals[SIGNAL_CONNECTED], 0);
+  nook_machine_process_execute (self, "query-status", NULL, self->cancellable, on_status, NULL);
 }
 
 static void
@@ -363,12 +522,7 @@ on_connect (GObject      *source,
       self->connect_source = g_timeout_add_once (CONNECT_INTERVAL_MS, (GSourceOnceFunc) try_connect, self);
       return;
     }
-  self->connection = connection;
-  self->input = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
-  g_data_input_stream_set_newline_type (self->input, G_DATA_STREAM_NEWLINE_TYPE_LF);
-  read_next (self);
-  g_signal_emit (self, signals[SIGNAL_CONNECTED], 0);
-  nook_machine_process_execute (self, "query-status", NULL, self->cancellable, on_status, NULL);
+  attach (self, connection);
 }
 
 static void
@@ -381,25 +535,212 @@ try_connect (NookMachineProcess *self)
   g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (address), self->cancellable, on_connect, self);
 }
 
+/* The log, opened for appending after a line that starts this run's part;
+ * a log grown past LOG_ROTATE_BYTES is kept as .old first. -1 with @error
+ * set when it cannot be opened. */
+static int
+open_log (const char  *path,
+          GError     **error)
+{
+  g_autofree char *marker = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *stamp = g_date_time_format_iso8601 (now);
+  GStatBuf st;
+  int fd;
+  int saved;
+
+  if (g_stat (path, &st) == 0 && st.st_size > LOG_ROTATE_BYTES)
+    {
+      g_autofree char *old = g_strconcat (path, ".old", NULL);
+
+      if (g_rename (path, old) < 0)
+        g_debug ("cannot keep %s as %s: %s", path, old, g_strerror (errno));
+    }
+  fd = g_open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   _("Cannot open the log %s: %s"), path, g_strerror (saved));
+      return -1;
+    }
+  marker = g_strdup_printf ("%s%s ==\n", LOG_RUN_MARKER, stamp);
+  if (write (fd, marker, strlen (marker)) < 0)
+    g_debug ("cannot write to %s: %s", path, g_strerror (errno));
+  return fd;
+}
+
+/* In the child before exec: a session of its own, so that neither the
+ * app's end nor its terminal's signals reach nook-vmm. */
+static void
+child_setup (gpointer user_data)
+{
+  setsid ();
+}
+
+/**
+ * nook_machine_process_start:
+ *
+ * Spawns nook-vmm detached from the app: in a session of its own, stdin
+ * from /dev/null, stdout and stderr appended to the log. Nothing of it
+ * depends on the app staying alive.
+ */
 gboolean
 nook_machine_process_start (NookMachineProcess  *self,
                             GError             **error)
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
+  int out;
+  int err;
 
   g_return_val_if_fail (NOOK_IS_MACHINE_PROCESS (self), FALSE);
-  g_return_val_if_fail (self->subprocess == NULL, FALSE);
+  g_return_val_if_fail (self->subprocess == NULL && !self->adopted, FALSE);
 
-  /* nook-vmm's stdout and stderr go to the log shown when it crashes. */
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, self->log_path);
+  out = open_log (self->log_path, error);
+  if (out < 0)
+    return FALSE;
+  err = fcntl (out, F_DUPFD_CLOEXEC, 3);
+  if (err < 0)
+    {
+      int saved = errno;
+
+      close (out);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s", g_strerror (saved));
+      return FALSE;
+    }
+  /* stdin is /dev/null unless a flag asks otherwise. */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_take_stdout_fd (launcher, out);
+  g_subprocess_launcher_take_stderr_fd (launcher, err);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
   self->subprocess = g_subprocess_launcher_spawnv (launcher, (const char * const *) self->argv, error);
   if (!self->subprocess)
     return FALSE;
-  g_subprocess_wait_async (self->subprocess, NULL, on_exited, g_object_ref (self));
+  g_subprocess_wait_async (self->subprocess, self->cancellable, on_exited, self);
   self->connect_deadline = g_get_monotonic_time () + CONNECT_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
   self->connect_source = g_timeout_add_once (CONNECT_INTERVAL_MS, (GSourceOnceFunc) try_connect, self);
   return TRUE;
+}
+
+static void
+on_no_answer (gpointer user_data)
+{
+  NookMachineProcess *self = user_data;
+
+  self->answer_source = 0;
+  if (self->answered)
+    return;
+  report_exit (self, g_strdup_printf (_("nook-vmm does not answer on %s."), self->control_path));
+}
+
+/* Whether @pid is a nook-vmm serving @control_path, from its command line:
+ * a pid file may outlive its process and the number be reused. */
+gboolean
+nook_vmm_pid_matches (GPid        pid,
+                      const char *control_path)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *cmdline = NULL;
+  gsize len = 0;
+
+  if (pid <= 0)
+    return FALSE;
+  path = g_strdup_printf ("/proc/%d/cmdline", (int) pid);
+  if (!g_file_get_contents (path, &cmdline, &len, NULL))
+    return FALSE;
+  for (gsize i = 0; i < len; i += strlen (cmdline + i) + 1)
+    {
+      const char *arg = cmdline + i;
+
+      if (g_str_equal (arg, control_path) ||
+          (g_str_has_prefix (arg, "--control=") && g_str_equal (arg + strlen ("--control="), control_path)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A connected socket, without waiting: a unix socket connects at once or
+ * fails at once, and non-blocking a full backlog is an error, not a wait. */
+static GSocket *
+connect_now (const char  *path,
+             GError     **error)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, error);
+  if (!socket)
+    return NULL;
+  g_socket_set_blocking (socket, FALSE);
+  address = g_unix_socket_address_new (path);
+  if (!g_socket_connect (socket, address, NULL, error))
+    return NULL;
+  g_socket_set_blocking (socket, TRUE);
+  return g_steal_pointer (&socket);
+}
+
+/* Whether @path is a unix socket file nobody listens on: what a process
+ * that died without removing it leaves. */
+gboolean
+nook_socket_is_stale (const char *path)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+
+  socket = connect_now (path, &error);
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+}
+
+/**
+ * nook_machine_process_adopt:
+ * @pid: the pid the app recorded when it spawned this nook-vmm, or 0
+ *
+ * Takes over a nook-vmm that an earlier run of the app started. The
+ * control socket must accept a connection; it is alive once its greeting
+ * and its answer to query-status arrive (as "state-changed"), and if they
+ * do not within ANSWER_TIMEOUT_MS the process reports "exited" as a crash.
+ * A socket file nobody listens on fails with %G_IO_ERROR_CONNECTION_REFUSED
+ * (a nook-vmm that died without removing it), a missing one with
+ * %G_IO_ERROR_NOT_FOUND. @pid is only used (for SIGTERM and SIGKILL) while
+ * its command line names @control_path.
+ */
+NookMachineProcess *
+nook_machine_process_adopt (const char  *control_path,
+                            const char  *log_path,
+                            GPid         pid,
+                            GError     **error)
+{
+  g_autoptr(NookMachineProcess) self = NULL;
+  g_autoptr(GSocket) socket = NULL;
+
+  g_return_val_if_fail (control_path != NULL, NULL);
+  g_return_val_if_fail (log_path != NULL, NULL);
+
+  socket = connect_now (control_path, error);
+  if (!socket)
+    return NULL;
+
+  self = g_object_new (NOOK_TYPE_MACHINE_PROCESS, NULL);
+  self->argv = g_new0 (char *, 1);
+  self->control_path = g_strdup (control_path);
+  self->log_path = g_strdup (log_path);
+  self->adopted = TRUE;
+  if (nook_vmm_pid_matches (pid, control_path))
+    {
+      self->pid = pid;
+      self->pid_string = g_strdup_printf ("%d", (int) pid);
+    }
+  attach (self, g_socket_connection_factory_create_connection (socket));
+  self->answer_source = g_timeout_add_once (ANSWER_TIMEOUT_MS, on_no_answer, self);
+  return g_steal_pointer (&self);
+}
+
+gboolean
+nook_machine_process_is_adopted (NookMachineProcess *self)
+{
+  g_return_val_if_fail (NOOK_IS_MACHINE_PROCESS (self), FALSE);
+
+  return self->adopted;
 }
 
 gboolean
@@ -415,7 +756,11 @@ nook_machine_process_get_identifier (NookMachineProcess *self)
 {
   g_return_val_if_fail (NOOK_IS_MACHINE_PROCESS (self), NULL);
 
-  return self->subprocess && !self->exited ? g_subprocess_get_identifier (self->subprocess) : NULL;
+  if (self->exited)
+    return NULL;
+  if (self->adopted)
+    return self->pid_string;
+  return self->subprocess ? g_subprocess_get_identifier (self->subprocess) : NULL;
 }
 
 void
@@ -439,6 +784,8 @@ nook_machine_process_execute (NookMachineProcess  *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, nook_machine_process_execute);
+  if (g_str_equal (command, "quit") || g_str_equal (command, "powerdown"))
+    self->stop_requested = TRUE;
   if (!self->connection)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
@@ -482,13 +829,27 @@ nook_machine_process_execute_finish (NookMachineProcess  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* An adopted nook-vmm is signalled by pid only while that pid is still it. */
+static void
+signal_adopted (NookMachineProcess *self,
+                int                 sig)
+{
+  if (nook_vmm_pid_matches (self->pid, self->control_path) && kill (self->pid, sig) < 0)
+    g_debug ("cannot signal nook-vmm %d: %s", (int) self->pid, g_strerror (errno));
+}
+
 /* SIGTERM: nook-vmm quits as for the quit command. */
 void
 nook_machine_process_terminate (NookMachineProcess *self)
 {
   g_return_if_fail (NOOK_IS_MACHINE_PROCESS (self));
 
-  if (self->subprocess && !self->exited)
+  if (self->exited)
+    return;
+  self->stop_requested = TRUE;
+  if (self->adopted)
+    signal_adopted (self, SIGTERM);
+  else if (self->subprocess)
     g_subprocess_send_signal (self->subprocess, SIGTERM);
 }
 
@@ -497,6 +858,11 @@ nook_machine_process_kill (NookMachineProcess *self)
 {
   g_return_if_fail (NOOK_IS_MACHINE_PROCESS (self));
 
-  if (self->subprocess && !self->exited)
+  if (self->exited)
+    return;
+  self->stop_requested = TRUE;
+  if (self->adopted)
+    signal_adopted (self, SIGKILL);
+  else if (self->subprocess)
     g_subprocess_force_exit (self->subprocess);
 }

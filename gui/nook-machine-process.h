@@ -1,5 +1,6 @@
-/* NookMachineProcess: one nook-vmm child process and its control socket
- * connection (newline-delimited JSON, see README.md "The control socket"). */
+/* NookMachineProcess: one nook-vmm, spawned or adopted from an earlier run
+ * of the app, and its control socket connection (newline-delimited JSON,
+ * see README.md "The control socket"). */
 #pragma once
 
 #include <gio/gio.h>
@@ -15,6 +16,11 @@ NookMachineProcess *nook_machine_process_new            (const char * const  *ar
                                                          const char          *log_path);
 gboolean            nook_machine_process_start          (NookMachineProcess  *self,
                                                          GError             **error);
+NookMachineProcess *nook_machine_process_adopt          (const char          *control_path,
+                                                         const char          *log_path,
+                                                         GPid                 pid,
+                                                         GError             **error);
+gboolean            nook_machine_process_is_adopted     (NookMachineProcess  *self);
 gboolean            nook_machine_process_is_connected   (NookMachineProcess  *self);
 void                nook_machine_process_execute        (NookMachineProcess  *self,
                                                          const char          *command,
@@ -31,5 +37,8 @@ const char         *nook_machine_process_get_identifier (NookMachineProcess  *se
 
 char               *nook_read_log_tail                  (const char          *path,
                                                          guint                lines);
+gboolean            nook_vmm_pid_matches                (GPid                 pid,
+                                                         const char          *control_path);
+gboolean            nook_socket_is_stale                (const char          *path);
 
 G_END_DECLS

@@ -1,15 +1,22 @@
 /* NookMachineRow: shows a NookMachine and drives it. Power actions go to
  * the machine; rename, settings, log and delete ask the window, which owns
- * the dialogs and the library. */
-#include "nook-machine-row.h"
+ * the dialogs and the library. A machine that runs shows a small picture
+ * of its screen instead of its icon. */
+#include "nook-machine-row-private.h"
 
 #include <glib/gi18n.h>
+
+/* The picture's width in pixels; its height follows the guest's screen. */
+#define THUMBNAIL_WIDTH       80
+#define THUMBNAIL_INTERVAL_MS 2000
 
 struct _NookMachineRow
 {
   AdwBin parent_instance;
 
   /* template widgets */
+  GtkWidget *icon;
+  GtkPicture *screen_picture;
   GtkLabel *name_label;
   GtkLabel *os_label;
   GtkLabel *state_label;
@@ -21,9 +28,165 @@ struct _NookMachineRow
 
   /* owned */
   NookMachine *machine;
+  GCancellable *thumbnail_cancellable;  /* the refresh under way, else NULL */
+  guint thumbnail_source;
+  guint thumbnail_count;                /* pictures shown so far */
 };
 
 G_DEFINE_FINAL_TYPE (NookMachineRow, nook_machine_row, ADW_TYPE_BIN)
+
+static void refresh_thumbnail (NookMachineRow *self);
+
+static void
+stop_thumbnail (NookMachineRow *self)
+{
+  g_clear_handle_id (&self->thumbnail_source, g_source_remove);
+  g_cancellable_cancel (self->thumbnail_cancellable);
+  g_clear_object (&self->thumbnail_cancellable);
+}
+
+static void
+on_thumbnail_tick (gpointer user_data)
+{
+  NookMachineRow *self = user_data;
+
+  self->thumbnail_source = 0;
+  refresh_thumbnail (self);
+}
+
+/* Decoding and scaling happen off the main thread. */
+static void
+load_thumbnail (GTask        *task,
+                gpointer      source,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  GError *error = NULL;
+  GdkPixbuf *pixbuf = gdk_pixbuf_new_from_file_at_scale (task_data, THUMBNAIL_WIDTH, -1, TRUE, &error);
+
+  if (pixbuf)
+    g_task_return_pointer (task, pixbuf, g_object_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+/* The next refresh while the screen can change (running) and is seen
+ * (mapped); a paused machine keeps its last picture. */
+static void
+schedule_thumbnail (NookMachineRow *self)
+{
+  if (nook_machine_get_state (self->machine) == NOOK_MACHINE_STATE_RUNNING &&
+      gtk_widget_get_mapped (GTK_WIDGET (self)) && !self->thumbnail_source)
+    self->thumbnail_source = g_timeout_add_once (THUMBNAIL_INTERVAL_MS, on_thumbnail_tick, self);
+}
+
+static void
+on_thumbnail_loaded (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  NookMachineRow *self = NOOK_MACHINE_ROW (source);
+  GCancellable *cancellable = g_task_get_cancellable (G_TASK (result));
+  g_autoptr(GdkPixbuf) pixbuf = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GError) error = NULL;
+
+  pixbuf = g_task_propagate_pointer (G_TASK (result), &error);
+  /* Cancelled: whoever cancelled has moved on. */
+  if (g_cancellable_is_cancelled (cancellable))
+    return;
+  g_clear_object (&self->thumbnail_cancellable);
+  if (!pixbuf)
+    g_debug ("%s: %s", nook_machine_get_id (self->machine), error->message);
+  else
+    {
+      texture = gdk_texture_new_for_pixbuf (pixbuf);
+      gtk_picture_set_paintable (self->screen_picture, GDK_PAINTABLE (texture));
+      gtk_widget_set_visible (GTK_WIDGET (self->screen_picture), TRUE);
+      gtk_widget_set_visible (self->icon, FALSE);
+      self->thumbnail_count++;
+    }
+  schedule_thumbnail (self);
+}
+
+static void
+on_screendump (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(NookMachineRow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) task = NULL;
+
+  if (!nook_machine_screendump_finish (NOOK_MACHINE (source), result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      /* No picture this time (no graphics card, the machine going away):
+       * the icon or the last picture stays. */
+      g_debug ("%s: %s", nook_machine_get_id (self->machine), error->message);
+      g_clear_object (&self->thumbnail_cancellable);
+      schedule_thumbnail (self);
+      return;
+    }
+  task = g_task_new (self, self->thumbnail_cancellable, on_thumbnail_loaded, NULL);
+  g_task_set_source_tag (task, on_screendump);
+  g_task_set_task_data (task, nook_machine_get_thumbnail_path (self->machine), g_free);
+  g_task_run_in_thread (task, load_thumbnail);
+}
+
+/* nook-vmm writes its screen to a file in the runtime folder, which a
+ * thread reads: the main loop never waits on either. */
+static void
+refresh_thumbnail (NookMachineRow *self)
+{
+  g_autofree char *path = NULL;
+
+  if (self->thumbnail_cancellable)
+    return;
+  self->thumbnail_cancellable = g_cancellable_new ();
+  path = nook_machine_get_thumbnail_path (self->machine);
+  nook_machine_screendump (self->machine, path, self->thumbnail_cancellable, on_screendump, g_object_ref (self));
+}
+
+/* Picture or icon, and whether to refresh the picture, from the state and
+ * whether the row is seen. */
+static void
+update_thumbnail (NookMachineRow *self)
+{
+  NookMachineState state = nook_machine_get_state (self->machine);
+  gboolean has_screen = state == NOOK_MACHINE_STATE_RUNNING || state == NOOK_MACHINE_STATE_PAUSED;
+  g_autofree char *description = NULL;
+
+  description = g_strdup_printf (_("Screen of %s"), nook_machine_get_name (self->machine));
+  gtk_picture_set_alternative_text (self->screen_picture, description);
+
+  if (!has_screen)
+    {
+      stop_thumbnail (self);
+      gtk_picture_set_paintable (self->screen_picture, NULL);
+      gtk_widget_set_visible (GTK_WIDGET (self->screen_picture), FALSE);
+      gtk_widget_set_visible (self->icon, TRUE);
+      return;
+    }
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)))
+    {
+      stop_thumbnail (self);
+      return;
+    }
+  if (state == NOOK_MACHINE_STATE_RUNNING)
+    {
+      if (!self->thumbnail_source && !self->thumbnail_cancellable)
+        refresh_thumbnail (self);
+    }
+  else
+    {
+      g_clear_handle_id (&self->thumbnail_source, g_source_remove);
+      /* Paused before any picture came (an adopted machine): one. */
+      if (!gtk_picture_get_paintable (self->screen_picture))
+        refresh_thumbnail (self);
+    }
+}
 
 /* Enablement and visibility of every action, from the machine's state. */
 static void
@@ -62,6 +225,8 @@ update (NookMachineRow *self)
 
   a11y = g_strdup_printf ("%s, %s", nook_machine_get_name (self->machine), nook_machine_state_to_string (state));
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, a11y, -1);
+
+  update_thumbnail (self);
 }
 
 static void
@@ -141,10 +306,30 @@ window_action (GtkWidget  *widget,
 }
 
 static void
+nook_machine_row_map (GtkWidget *widget)
+{
+  NookMachineRow *self = NOOK_MACHINE_ROW (widget);
+
+  GTK_WIDGET_CLASS (nook_machine_row_parent_class)->map (widget);
+  if (self->machine)
+    update_thumbnail (self);
+}
+
+static void
+nook_machine_row_unmap (GtkWidget *widget)
+{
+  NookMachineRow *self = NOOK_MACHINE_ROW (widget);
+
+  stop_thumbnail (self);
+  GTK_WIDGET_CLASS (nook_machine_row_parent_class)->unmap (widget);
+}
+
+static void
 nook_machine_row_dispose (GObject *object)
 {
   NookMachineRow *self = NOOK_MACHINE_ROW (object);
 
+  stop_thumbnail (self);
   gtk_widget_dispose_template (GTK_WIDGET (self), NOOK_TYPE_MACHINE_ROW);
   g_clear_object (&self->machine);
   G_OBJECT_CLASS (nook_machine_row_parent_class)->dispose (object);
@@ -157,8 +342,12 @@ nook_machine_row_class_init (NookMachineRowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = nook_machine_row_dispose;
+  widget_class->map = nook_machine_row_map;
+  widget_class->unmap = nook_machine_row_unmap;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/nook/Nook/ui/nook-machine-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, NookMachineRow, icon);
+  gtk_widget_class_bind_template_child (widget_class, NookMachineRow, screen_picture);
   gtk_widget_class_bind_template_child (widget_class, NookMachineRow, name_label);
   gtk_widget_class_bind_template_child (widget_class, NookMachineRow, os_label);
   gtk_widget_class_bind_template_child (widget_class, NookMachineRow, state_label);
@@ -208,4 +397,25 @@ nook_machine_row_get_machine (NookMachineRow *self)
 {
   g_return_val_if_fail (NOOK_IS_MACHINE_ROW (self), NULL);
   return self->machine;
+}
+
+GtkPicture *
+nook_machine_row_get_screen_picture (NookMachineRow *self)
+{
+  g_return_val_if_fail (NOOK_IS_MACHINE_ROW (self), NULL);
+  return self->screen_picture;
+}
+
+guint
+nook_machine_row_get_thumbnail_count (NookMachineRow *self)
+{
+  g_return_val_if_fail (NOOK_IS_MACHINE_ROW (self), 0);
+  return self->thumbnail_count;
+}
+
+gboolean
+nook_machine_row_get_refreshing (NookMachineRow *self)
+{
+  g_return_val_if_fail (NOOK_IS_MACHINE_ROW (self), FALSE);
+  return self->thumbnail_source != 0 || self->thumbnail_cancellable != NULL;
 }

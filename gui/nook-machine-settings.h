@@ -1,5 +1,5 @@
-/* NookMachineSettings: a machine's memory and processors. Disks, CD-ROM,
- * display and firmware pages come here too. */
+/* NookMachineSettings: a machine's memory, processors, firmware, disk,
+ * CD-ROM and display. */
 #pragma once
 
 #include <adwaita.h>

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,6 +18,9 @@
 #define MEMORY_MIN 16
 #define MEMORY_MAX (1024 * 1024)
 #define CPUS_MAX   64
+
+/* In the runtime folder: the pid of the nook-vmm the app spawned. */
+#define PID_FILE "nook-vmm.pid"
 
 struct _NookMachine
 {
@@ -929,14 +933,37 @@ nook_machine_get_spice_path (NookMachine *self)
   return g_build_filename (rt, "spice.sock", NULL);
 }
 
-static const char *
-find_ovmf (void)
+/* Where the library row has nook-vmm write its screen. */
+char *
+nook_machine_get_thumbnail_path (NookMachine *self)
+{
+  g_autofree char *rt = nook_machine_get_runtime_dir (self);
+
+  return g_build_filename (rt, "thumbnail.png", NULL);
+}
+
+static char *
+runtime_file (NookMachine *self,
+              const char  *name)
+{
+  g_autofree char *rt = nook_machine_get_runtime_dir (self);
+
+  return g_build_filename (rt, name, NULL);
+}
+
+/* UEFI firmware: NOOK_OVMF, then where Debian's ovmf package puts it; NULL
+ * when there is none. */
+const char *
+nook_find_ovmf (void)
 {
   static const char *const candidates[] = {
     "/usr/share/OVMF/OVMF_CODE.fd",
     "/usr/share/ovmf/OVMF.fd",
   };
+  const char *env = g_getenv ("NOOK_OVMF");
 
+  if (env && *env)
+    return g_file_test (env, G_FILE_TEST_IS_REGULAR) ? env : NULL;
   for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
     if (g_file_test (candidates[i], G_FILE_TEST_EXISTS))
       return candidates[i];
@@ -1039,7 +1066,7 @@ nook_machine_build_argv (NookMachine  *self,
     }
   else if (g_str_equal (self->firmware, "uefi"))
     {
-      const char *ovmf = find_ovmf ();
+      const char *ovmf = nook_find_ovmf ();
 
       if (!ovmf)
         {
@@ -1096,6 +1123,32 @@ on_process_state (NookMachine *self,
   set_state (self, state_from_vmm (state), NULL);
 }
 
+/* Removes what a nook-vmm that is gone, and the app for it, left in the
+ * runtime folder. The sockets go only when nothing listens on them: a
+ * nook-vmm that stopped answering may still hold them. */
+static void
+clean_runtime_dir (NookMachine *self)
+{
+  static const char *const files[] = { PID_FILE, "thumbnail.png" };
+  static const char *const sockets[] = { "control.sock", "spice.sock" };
+  g_autofree char *rt = nook_machine_get_runtime_dir (self);
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (rt, files[i], NULL);
+
+      g_unlink (path);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (sockets); i++)
+    {
+      g_autofree char *path = g_build_filename (rt, sockets[i], NULL);
+
+      if (nook_socket_is_stale (path))
+        g_unlink (path);
+    }
+  g_rmdir (rt);
+}
+
 static void
 on_process_exited (NookMachine *self,
                    gboolean     crashed,
@@ -1104,14 +1157,75 @@ on_process_exited (NookMachine *self,
   /* Dropped after the state changes, which may start a new process. */
   NookMachineProcess *process = g_steal_pointer (&self->process);
 
+  clean_runtime_dir (self);
   set_state (self, crashed ? NOOK_MACHINE_STATE_CRASHED : NOOK_MACHINE_STATE_STOPPED, message);
   g_object_unref (process);
+}
+
+/* Follows @process, which it takes. */
+static void
+watch (NookMachine        *self,
+       NookMachineProcess *process)
+{
+  g_signal_connect_object (process, "state-changed", G_CALLBACK (on_process_state), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (process, "exited", G_CALLBACK (on_process_exited), self, G_CONNECT_SWAPPED);
+  self->process = process;
+  set_state (self, NOOK_MACHINE_STATE_STARTING, NULL);
+}
+
+/* The pid the app recorded when it spawned the machine's nook-vmm; 0 when
+ * there is none. */
+static GPid
+read_pid_file (NookMachine *self)
+{
+  g_autofree char *path = runtime_file (self, PID_FILE);
+  g_autofree char *text = NULL;
+  gint64 pid;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  pid = g_ascii_strtoll (text, NULL, 10);
+  return pid > 0 && pid <= G_MAXINT ? (GPid) pid : 0;
+}
+
+/**
+ * nook_machine_reconnect:
+ *
+ * Adopts the nook-vmm an earlier run of the app left running for this
+ * machine: starting until its control socket has greeted and answered
+ * query-status, then running or paused, and from then on like a machine the
+ * app started. A control socket nobody listens on is what a nook-vmm that
+ * died left: it is removed and the machine stays stopped.
+ */
+void
+nook_machine_reconnect (NookMachine *self)
+{
+  g_autofree char *control = NULL;
+  g_autoptr(GError) error = NULL;
+  NookMachineProcess *process;
+
+  g_return_if_fail (NOOK_IS_MACHINE (self));
+
+  if (self->process || !self->id || self->state == NOOK_MACHINE_STATE_BROKEN)
+    return;
+  control = runtime_file (self, "control.sock");
+  process = nook_machine_process_adopt (control, self->log_path, read_pid_file (self), &error);
+  if (!process)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+        clean_runtime_dir (self);
+      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        g_debug ("%s: %s", control, error->message);
+      return;
+    }
+  watch (self, process);
 }
 
 /**
  * nook_machine_start:
  *
- * Spawns nook-vmm for the machine. The state goes to starting, then follows
+ * Spawns nook-vmm for the machine, detached so that it outlives the app
+ * (see nook_machine_reconnect()). The state goes to starting, then follows
  * the VM; a nook-vmm that dies leaves the machine crashed with the end of
  * its log as the message.
  */
@@ -1124,6 +1238,9 @@ nook_machine_start (NookMachine  *self,
   g_autofree char *control = NULL;
   g_auto(GStrv) argv = NULL;
   g_autoptr(NookMachineProcess) process = NULL;
+  g_autofree char *pid_file = NULL;
+  g_autofree char *pid_text = NULL;
+  g_autoptr(GError) pid_error = NULL;
 
   g_return_val_if_fail (NOOK_IS_MACHINE (self), FALSE);
 
@@ -1138,14 +1255,25 @@ nook_machine_start (NookMachine  *self,
     return FALSE;
   rt = nook_machine_get_runtime_dir (self);
   control = g_build_filename (rt, "control.sock", NULL);
+  if (g_mkdir_with_parents (rt, 0700) < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), _("Cannot create %s: %s"), rt, g_strerror (saved));
+      return FALSE;
+    }
 
   process = nook_machine_process_new ((const char * const *) argv, control, self->log_path);
-  g_signal_connect_object (process, "state-changed", G_CALLBACK (on_process_state), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (process, "exited", G_CALLBACK (on_process_exited), self, G_CONNECT_SWAPPED);
   if (!nook_machine_process_start (process, error))
     return FALSE;
-  self->process = g_steal_pointer (&process);
-  set_state (self, NOOK_MACHINE_STATE_STARTING, NULL);
+  /* For a later run of the app, which signals nook-vmm by it (force off)
+   * only after the control socket answered and the pid's command line
+   * names that socket. */
+  pid_file = g_build_filename (rt, PID_FILE, NULL);
+  pid_text = g_strdup_printf ("%s\n", nook_machine_process_get_identifier (process));
+  if (!g_file_set_contents_full (pid_file, pid_text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &pid_error))
+    g_debug ("%s", pid_error->message);
+  watch (self, g_steal_pointer (&process));
   return TRUE;
 }
 
@@ -1204,6 +1332,53 @@ gboolean
 nook_machine_execute_finish (NookMachine   *self,
                              GAsyncResult  *result,
                              GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * nook_machine_screendump:
+ * @path: the PNG file nook-vmm writes
+ *
+ * Has the machine's nook-vmm write what its screen shows to @path; the
+ * file is complete when the call finishes.
+ */
+void
+nook_machine_screendump (NookMachine         *self,
+                         const char          *path,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) args = NULL;
+
+  g_return_if_fail (NOOK_IS_MACHINE (self));
+  g_return_if_fail (path != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, nook_machine_screendump);
+  if (!self->process || !nook_machine_process_is_connected (self->process))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, _("“%s” is not running"), self->name);
+      return;
+    }
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "file");
+  json_builder_add_string_value (builder, path);
+  json_builder_end_object (builder);
+  args = json_builder_get_root (builder);
+  nook_machine_process_execute (self->process, "screendump", args, cancellable, on_executed, g_steal_pointer (&task));
+}
+
+gboolean
+nook_machine_screendump_finish (NookMachine   *self,
+                                GAsyncResult  *result,
+                                GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 

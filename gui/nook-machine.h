@@ -82,6 +82,7 @@ char            **nook_machine_build_argv         (NookMachine  *self,
                                                    GError      **error);
 char             *nook_machine_get_runtime_dir    (NookMachine  *self);
 char             *nook_machine_get_spice_path     (NookMachine  *self);
+char             *nook_machine_get_thumbnail_path (NookMachine  *self);
 
 gboolean          nook_machine_start              (NookMachine  *self,
                                                    GError      **error);
@@ -93,9 +94,18 @@ void              nook_machine_execute            (NookMachine         *self,
 gboolean          nook_machine_execute_finish     (NookMachine   *self,
                                                    GAsyncResult  *result,
                                                    GError       **error);
+void              nook_machine_screendump         (NookMachine         *self,
+                                                   const char          *path,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+gboolean          nook_machine_screendump_finish  (NookMachine   *self,
+                                                   GAsyncResult  *result,
+                                                   GError       **error);
 
 const char       *nook_machine_state_to_string    (NookMachineState state);
 
 char             *nook_find_vmm                   (void);
+const char       *nook_find_ovmf                  (void);
 
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include "nook-machine-settings.h"
 #include "nook-machine-view.h"
 #include "nook-media.h"
+#include "nook-trace.h"
 
 #include <glib/gi18n.h>
 
@@ -256,6 +257,7 @@ nook_window_show_machine (NookWindow  *self,
   g_return_if_fail (NOOK_IS_WINDOW (self));
   g_return_if_fail (NOOK_IS_MACHINE (machine));
 
+  nook_trace_mark ("show-machine");
   nook_machine_view_set_machine (self->machine_view, machine);
   gtk_stack_set_visible_child_name (self->pages, "machine");
 }
@@ -539,6 +541,36 @@ nook_window_class_init (NookWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.show-library", NULL, show_library_action);
 }
 
+/* The app's settings. Run from its build folder, as the README's first
+ * command does, the schema is not installed: it is then read from the
+ * build's data folder beside the program's. */
+static GSettings *
+new_settings (void)
+{
+  GSettingsSchemaSource *installed = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_autoptr(GSettingsSchemaSource) built = NULL;
+  g_autofree char *exe = NULL;
+  g_autofree char *exe_dir = NULL;
+  g_autofree char *data_dir = NULL;
+
+  if (installed)
+    schema = g_settings_schema_source_lookup (installed, "org.nook.Nook", TRUE);
+  if (!schema)
+    {
+      exe = g_file_read_link ("/proc/self/exe", NULL);
+      exe_dir = exe ? g_path_get_dirname (exe) : NULL;
+      data_dir = exe_dir ? g_build_filename (exe_dir, "..", "data", NULL) : NULL;
+      if (data_dir)
+        built = g_settings_schema_source_new_from_directory (data_dir, installed, FALSE, NULL);
+      if (built)
+        schema = g_settings_schema_source_lookup (built, "org.nook.Nook", FALSE);
+    }
+  if (!schema)
+    g_error ("the settings schema org.nook.Nook is neither installed nor built beside %s", exe ? exe : "nook");
+  return g_settings_new_full (schema, NULL, NULL);
+}
+
 static void
 nook_window_init (NookWindow *self)
 {
@@ -548,7 +580,7 @@ nook_window_init (NookWindow *self)
   g_signal_connect (self->list_box, "row-activated", G_CALLBACK (on_row_activated), self);
   g_signal_connect (self->flow_box, "child-activated", G_CALLBACK (on_child_activated), self);
 
-  self->settings = g_settings_new ("org.nook.Nook");
+  self->settings = new_settings ();
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),
                                g_settings_get_int (self->settings, "window-height"));
@@ -560,6 +592,21 @@ nook_window_init (NookWindow *self)
   self->drop_target = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect (self->drop_target, "drop", G_CALLBACK (on_drop), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (self->drop_target));
+}
+
+static void
+on_library_painted (GdkFrameClock *clock,
+                    GtkWidget     *window)
+{
+  g_signal_handlers_disconnect_by_func (clock, on_library_painted, window);
+  nook_trace_mark ("library-shown");
+}
+
+static void
+trace_first_paint (GtkWidget *window)
+{
+  g_signal_connect_object (gtk_widget_get_frame_clock (window), "after-paint",
+                           G_CALLBACK (on_library_painted), window, 0);
 }
 
 NookWindow *
@@ -579,6 +626,8 @@ nook_window_new (GtkApplication *application,
   g_signal_connect_object (model, "items-changed", G_CALLBACK (update_view), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::library-view", G_CALLBACK (update_view), self, G_CONNECT_SWAPPED);
   update_view (self);
+  /* The model is bound and filled by now: the first frame shows the list. */
+  g_signal_connect (self, "realize", G_CALLBACK (trace_first_paint), NULL);
   return self;
 }
 

@@ -6,6 +6,8 @@
 #include "nook-library.h"
 
 #include <sys/stat.h>
+#include <time.h>
+#include <utime.h>
 
 static char *root;
 
@@ -38,6 +40,40 @@ add_ini (const char *libdir,
 
   g_mkdir_with_parents (dir, 0755);
   gui_test_write (ini, text, strlen (text));
+}
+
+/* A creation cut short leaves a ".new-" folder; once it is an hour old the
+ * next load removes it, and nothing else. */
+static void
+test_abandoned_creation (void)
+{
+  g_autoptr(NookLibrary) lib = new_library ("abandoned");
+  g_autoptr(GError) error = NULL;
+  const char *dir = nook_library_get_dir (lib);
+  g_autofree char *old = g_build_filename (dir, ".new-old123", NULL);
+  g_autofree char *old_disk = g_build_filename (old, "disk0.img", NULL);
+  g_autofree char *fresh = g_build_filename (dir, ".new-fresh1", NULL);
+  g_autofree char *hidden = g_build_filename (dir, ".keep-old", NULL);
+  g_autofree char *old_file = g_build_filename (dir, ".new-file", NULL);
+  struct utimbuf two_hours_ago = { .actime = time (NULL) - 7200, .modtime = time (NULL) - 7200 };
+
+  add_ini (dir, "alpha", "[machine]\nname=Alpha\n");
+  g_mkdir_with_parents (old, 0755);
+  gui_test_write (old_disk, "disk", 4);
+  g_mkdir_with_parents (fresh, 0755);
+  g_mkdir_with_parents (hidden, 0755);
+  gui_test_write (old_file, "x", 1);
+  g_assert_cmpint (utime (old, &two_hours_ago), ==, 0);
+  g_assert_cmpint (utime (hidden, &two_hours_ago), ==, 0);
+  g_assert_cmpint (utime (old_file, &two_hours_ago), ==, 0);
+
+  g_assert_true (nook_library_load (lib, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (old, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (fresh, G_FILE_TEST_IS_DIR));
+  g_assert_true (g_file_test (hidden, G_FILE_TEST_IS_DIR));
+  g_assert_true (g_file_test (old_file, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpuint (g_list_model_get_n_items (nook_library_get_model (lib)), ==, 1);
 }
 
 static void
@@ -191,6 +227,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/library/empty", test_empty);
   g_test_add_func ("/library/load-with-broken", test_load_with_broken);
+  g_test_add_func ("/library/abandoned-creation", test_abandoned_creation);
   g_test_add_func ("/library/create", test_create);
   g_test_add_func ("/library/create-fails-cleanly", test_create_fails_cleanly);
   g_test_add_func ("/library/delete", test_delete);
