@@ -16,7 +16,8 @@ test_pkgs="$run_pkgs python3 qemu-system-x86 clang-14 libclang-rt-14-dev binutil
            busybox-static zstd syslinux syslinux-common mtools dosfstools
            spice-client-gtk libspice-client-glib-2.0-dev imagemagick openssl
            xvfb xauth xdotool x11-utils virt-viewer
-           desktop-file-utils appstream libglib2.0-bin xorriso"
+           desktop-file-utils appstream libglib2.0-bin xorriso
+           dbus-daemon at-spi2-core python3-pyatspi"
 nested_pkgs=$test_pkgs
 
 case "$what" in

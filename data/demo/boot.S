@@ -2,7 +2,9 @@
  * real mode. It prints a greeting through the video BIOS and then echoes
  * what is typed, so the screen and the keyboard both show they work. Only
  * BIOS calls: a few thousand instructions, quick even where guest kernel
- * code is emulated one instruction at a time. */
+ * code is emulated one instruction at a time. Between keys it watches the
+ * ACPI power button and turns the machine off when it is pressed, as an
+ * operating system would: Nook's "Power Off" works on it. */
     .code16
     .text
     .globl _start
@@ -17,7 +19,16 @@ _start:
     mov $greeting, %si
     call print
 echo:
-    xor %ah, %ah                /* wait for a key: AL = its character */
+    mov $1, %ah                 /* a key waiting? */
+    int $0x16
+    jnz 3f
+    mov $PM1_STS, %dx
+    in %dx, %ax
+    test $PWRBTN_STS, %ax
+    jnz poweroff
+    hlt                         /* until the next timer tick */
+    jmp echo
+3:  xor %ah, %ah                /* take it: AL = its character */
     int $0x16
     cmp $0x0d, %al
     jne 1f
@@ -26,6 +37,23 @@ echo:
     jmp echo
 1:  call putc
     jmp echo
+
+/* Nook's board (vmm/hw/pm.h): PM1 event block at 0x600, control at 0x604,
+ * and S5 is sleep type 0 in its DSDT. A boot sector has no room to read
+ * them from the FADT. */
+    .set PM1_STS, 0x600
+    .set PM1_CNT, 0x604
+    .set PWRBTN_STS, 0x0100
+    .set SLP_EN, 0x2000
+poweroff:
+    mov $bye, %si
+    call print
+    mov $PM1_CNT, %dx
+    mov $SLP_EN, %ax            /* SLP_TYP 0 (S5) and SLP_EN */
+    out %ax, %dx
+    cli
+4:  hlt
+    jmp 4b
 
 print:
     lodsb
@@ -48,6 +76,8 @@ greeting:
     .ascii "Drop an installer ISO on Nook's window to make a machine of your own.\r\n"
 prompt:
     .asciz "\r\n> "
+bye:
+    .asciz "\r\nPower button: turning off.\r\n"
 
     .org 510
     .word 0xaa55
