@@ -95,6 +95,7 @@ struct sdl_display {
     Uint32 resize_at;
     bool close_armed;
     Uint32 closed_at;
+    bool hidden;                        /* closed with ops->closed: waits to be freed */
     unsigned buttons;                   /* as the guest last heard them */
     unsigned swallowed_buttons;         /* pressed to grab: their release is ours too */
     int acc_dx, acc_dy;                 /* relative motion not sent yet */
@@ -525,6 +526,33 @@ static void toggle_fullscreen(struct sdl_display *d)
     d->redraw = true;
 }
 
+/* Keys and buttons held now would be released where the guest cannot see
+ * it: the window lost the focus or went away. */
+static void let_go(struct sdl_display *d)
+{
+    memset(d->swallowed_keys, 0, sizeof(d->swallowed_keys));
+    input_release_keys(d->in);
+    set_grab(d, false);
+    if (d->buttons) {
+        d->buttons = 0;
+        send_pointer(d, 0);
+    }
+}
+
+/* A window the application may close: it goes away at once, and the
+ * application hears of it once; freeing it is the application's to do from
+ * its own thread. The application hears first, so that whoever sees the
+ * window gone can count on it knowing. */
+static void close_once(struct sdl_display *d)
+{
+    if (d->hidden)
+        return;
+    d->hidden = true;
+    d->ops->closed(d->opaque);
+    let_go(d);
+    SDL_HideWindow(d->window);
+}
+
 /* Ctrl+Alt+key: true when it is one of ours (and so not the guest's). */
 static bool hotkey(struct sdl_display *d, SDL_Scancode sc)
 {
@@ -536,7 +564,10 @@ static bool hotkey(struct sdl_display *d, SDL_Scancode sc)
         toggle_fullscreen(d);
         return true;
     case SDL_SCANCODE_Q:
-        d->ops->quit(d->opaque);
+        if (d->ops->closed)
+            close_once(d);
+        else
+            d->ops->quit(d->opaque);
         return true;
     default:
         return false;
@@ -636,6 +667,11 @@ static void on_close(struct sdl_display *d)
 {
     Uint32 now = SDL_GetTicks();
 
+    if (d->ops->closed) {
+        close_once(d);
+        return;
+    }
+
     if (d->close_armed && !SDL_TICKS_PASSED(now, d->closed_at + CLOSE_AGAIN_MS)) {
         d->ops->quit(d->opaque);
         return;
@@ -695,14 +731,7 @@ static void on_window_event(struct sdl_display *d, const SDL_WindowEvent *w)
         d->redraw = true;
         break;
     case SDL_WINDOWEVENT_FOCUS_LOST:
-        /* Keys held now would be released where the guest cannot see it. */
-        memset(d->swallowed_keys, 0, sizeof(d->swallowed_keys));
-        input_release_keys(d->in);
-        set_grab(d, false);
-        if (d->buttons) {
-            d->buttons = 0;
-            send_pointer(d, 0);
-        }
+        let_go(d);
         break;
     default:
         break;

@@ -1,5 +1,6 @@
-/* The SDL2 window of nook-vmm --display sdl: shows a console, sends the
- * keyboard and mouse to the input router. SDL runs on a thread of its own. */
+/* The SDL2 window of nook-vmm --display sdl and of the open-window command:
+ * shows a console, sends the keyboard and mouse to the input router. SDL
+ * runs on a thread of its own; one window at a time. */
 #pragma once
 
 #include <stddef.h>
@@ -14,6 +15,11 @@ struct sdl_display_ops {
     void (*power_button)(void *opaque);
     /* The window was closed twice within a few seconds, or Ctrl+Alt+Q. */
     void (*quit)(void *opaque);
+    /* When set, closing the window (or Ctrl+Alt+Q) hides it and calls this
+     * once instead of the two above: the guest is not told. The display
+     * lives on until sdl_display_free(), which must not be called from
+     * here (it joins the SDL thread). */
+    void (*closed)(void *opaque);
 };
 
 /* Opens the window titled "NAME - Nook" and subscribes it to con. The

@@ -40,6 +40,7 @@ update (NookMachineView *self)
       nook_display_close (self->display);
       gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.pause", FALSE);
       gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.resume", FALSE);
+      gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.open-window", FALSE);
       return;
     }
   state = nook_machine_get_state (self->machine);
@@ -58,6 +59,7 @@ update (NookMachineView *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.resume", paused);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.ctrl-alt-del", running);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.reset", running || paused);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.open-window", running || paused);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.power-off", running);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.force-off", nook_machine_is_active (self->machine));
 
@@ -253,6 +255,7 @@ nook_machine_view_class_init (NookMachineViewClass *klass)
   gtk_widget_class_install_action (widget_class, "view.reset", NULL, command_action);
   gtk_widget_class_install_action (widget_class, "view.power-off", NULL, command_action);
   gtk_widget_class_install_action (widget_class, "view.force-off", NULL, command_action);
+  gtk_widget_class_install_action (widget_class, "view.open-window", NULL, command_action);
   gtk_widget_class_install_action (widget_class, "view.ctrl-alt-del", NULL, ctrl_alt_del_action);
   gtk_widget_class_install_action (widget_class, "view.fullscreen", NULL, fullscreen_action);
   gtk_widget_class_install_action (widget_class, "view.settings", NULL, settings_action);

@@ -3,6 +3,7 @@
 #include <glib-unix.h>
 #include <glib.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,10 @@ struct app {
     struct machine *machine;
     struct control_server *control;
     struct spice_display *spice;
-    struct sdl_display *sdl;
+    struct sdl_display *sdl;            /* --display sdl's window, or open-window's */
+    /* Set by open-window's window on the SDL thread when its user closed it;
+     * the main loop frees it (see reap_window). */
+    atomic_bool window_closed;
     GMainLoop *loop;
     char *name;
     int status;
@@ -43,6 +47,20 @@ static void sdl_power_button(void *opaque)
 }
 
 static const struct sdl_display_ops sdl_ops = { .power_button = sdl_power_button, .quit = app_quit };
+
+static gboolean on_window_closed_idle(gpointer data);
+
+/* open-window's window was closed by its user. Freeing it joins this very
+ * thread, so that is left to the main loop. */
+static void sdl_window_closed(void *opaque)
+{
+    struct app *app = opaque;
+
+    atomic_store(&app->window_closed, true);
+    g_idle_add(on_window_closed_idle, app);
+}
+
+static const struct sdl_display_ops sdl_window_ops = { .closed = sdl_window_closed };
 
 /* Sends a state-changed (or reset) event to every control client; status is
  * included when it is not negative. */
@@ -75,6 +93,44 @@ static void broadcast_state(struct app *app, const char *event, const char *stat
 static void on_vm_event(void *opaque, const char *event, const char *state, const char *reason)
 {
     broadcast_state(opaque, event, state, reason, -1);
+}
+
+/* Frees the SDL window and tells the control clients. reason: "user" (its
+ * close button) or "close-window". */
+static void close_window(struct app *app, const char *reason)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) data = NULL;
+    g_autofree char *line = NULL;
+
+    sdl_display_free(app->sdl);
+    app->sdl = NULL;
+    /* The thread that could set it is gone: a note it left is answered. */
+    atomic_store(&app->window_closed, false);
+    if (!app->control)
+        return;
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "reason");
+    json_builder_add_string_value(b, reason);
+    json_builder_end_object(b);
+    data = json_builder_get_root(b);
+    line = control_format_event("window-closed", data);
+    control_server_broadcast(app->control, line);
+}
+
+/* A window its user closed is freed by whichever comes first on the main
+ * loop: the idle its close queued, or a command that asks about windows.
+ * The others find the note taken. */
+static void reap_window(struct app *app)
+{
+    if (atomic_exchange(&app->window_closed, false) && app->sdl)
+        close_window(app, "user");
+}
+
+static gboolean on_window_closed_idle(gpointer data)
+{
+    reap_window(data);
+    return G_SOURCE_REMOVE;
 }
 
 static gboolean on_wake(gint fd, GIOCondition cond, gpointer data)
@@ -125,6 +181,9 @@ static bool cmd_query_status(void *opaque, JsonObject *args, JsonBuilder *b, GEr
     json_builder_add_int_value(b, vm->ncpus);
     json_builder_set_member_name(b, "memory");
     json_builder_add_int_value(b, (gint64)app->machine->cfg.ram_size);
+    reap_window(app);
+    json_builder_set_member_name(b, "window");
+    json_builder_add_boolean_value(b, app->sdl != NULL);
     return true;
 }
 
@@ -319,6 +378,45 @@ static bool cmd_resize_display(void *opaque, JsonObject *args, JsonBuilder *b, G
     return true;
 }
 
+/* open-window: the machine's screen in an SDL window of its own, beside
+ * any other display. Closing it closes only the window. */
+static bool cmd_open_window(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+    struct console *con = machine_console(app->machine);
+    char err[512];
+
+    reap_window(app);
+    if (!app->sdl) {
+        if (!con) {
+            g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_GENERIC,
+                        "the VM has no display (it runs with --vga none)");
+            return false;
+        }
+        app->sdl = sdl_display_new(app->name, con, &app->machine->input, &sdl_window_ops, app,
+                                   err, sizeof(err));
+        if (!app->sdl) {
+            g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_GENERIC, "%s", err);
+            return false;
+        }
+    }
+    json_builder_set_member_name(b, "open");
+    json_builder_add_boolean_value(b, true);
+    return true;
+}
+
+static bool cmd_close_window(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+
+    reap_window(app);
+    if (app->sdl)
+        close_window(app, "close-window");
+    json_builder_set_member_name(b, "open");
+    json_builder_add_boolean_value(b, false);
+    return true;
+}
+
 static void add_target(JsonBuilder *b, const char *member, const char *name)
 {
     json_builder_set_member_name(b, member);
@@ -353,6 +451,8 @@ static const struct control_cmd commands[] = {
     { "send-pointer", cmd_send_pointer },
     { "query-input", cmd_query_input },
     { "resize-display", cmd_resize_display },
+    { "open-window", cmd_open_window },
+    { "close-window", cmd_close_window },
     { NULL, NULL },
 };
 

@@ -11,6 +11,12 @@ once presses the guest's ACPI power button (the title says to close again),
 twice quits. Also: no X display, and --display sdl without a graphics card,
 are one-line errors.
 
+With --display spice, the control socket's open-window (and nookctl's)
+opens the same window beside SPICE, equal to the screendump; its close
+button, close-window, or both at once close only the window (the guest
+runs on) and send one window-closed event; without an X display
+open-window is a GenericError and the VM runs on.
+
 Runs itself under xvfb-run; fails, naming the Debian package, when a tool
 is missing (tests/setup-debian.sh test installs them)."""
 import ctypes
@@ -109,6 +115,11 @@ class XEvent(ctypes.Union):
     _fields_ = [("xclient", XClientMessage), ("pad", ctypes.c_long * 24)]
 
 
+# A window destroyed while the message to it is on its way is no error of
+# the test's (Xlib's own handler would exit).
+X_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(lambda dpy, ev: 0)
+
+
 def close_window(win):
     """What a window manager does when the user closes a window: a
     WM_DELETE_WINDOW client message (Xvfb has no window manager)."""
@@ -121,6 +132,8 @@ def close_window(win):
                                 ctypes.POINTER(XEvent)]
     xlib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
     xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    xlib.XSetErrorHandler.argtypes = [X_ERROR_HANDLER.__class__]
+    xlib.XSetErrorHandler(X_ERROR_HANDLER)
     dpy = xlib.XOpenDisplay(None)
     if not dpy:
         raise nooktest.Failure("cannot open the X display")
@@ -136,16 +149,16 @@ def close_window(win):
 
 
 class Vmm:
-    def __init__(self, vmm, tmp, name, args):
+    def __init__(self, vmm, tmp, name, args, display="sdl", env=None):
         self.name = name
         self.log = os.path.join(tmp, name + "-serial.log")
         self.sock = os.path.join(tmp, name + ".sock")
         self.err = os.path.join(tmp, name + "-stderr.log")
         self.pos = 0
         with open(self.err, "w") as err:
-            self.proc = subprocess.Popen([vmm, "--name", name, "--display", "sdl", "--control", self.sock,
+            self.proc = subprocess.Popen([vmm, "--name", name, "--display", display, "--control", self.sock,
                                           "--serial", "file:" + self.log, *args],
-                                         stdin=subprocess.DEVNULL, stderr=err)
+                                         stdin=subprocess.DEVNULL, stderr=err, env=env)
 
     def lines(self):
         try:
@@ -189,12 +202,20 @@ class Vmm:
             print(f"{self.name} stderr ({len(lines)} lines, the last 30):\n" + "\n".join(lines[-30:]))
 
 
+def windows(name, visible=False):
+    """The ids of the X windows titled "NAME - Nook" (mapped ones only with
+    visible)."""
+    p = subprocess.run(["xdotool", "search", *(["--onlyvisible"] if visible else []),
+                        "--name", f"^{re.escape(name)} - Nook"], capture_output=True, text=True, timeout=10)
+    return p.stdout.split()
+
+
 def kbd(*codes):
     return [f"kbd {c}" for c in codes]
 
 
 def test_errors(vmm, guests):
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    env = no_x_env()
     start = time.time()
     p = subprocess.run([vmm, "--kernel", os.path.join(guests, "vga.elf"), "--vga", "std", "--display", "sdl",
                         "--control", "none", "--serial", "stdio"],
@@ -362,14 +383,142 @@ def test_close(vmm, guests, tmp):
         v.finish()
 
 
+def no_x_env():
+    return {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+
+
+def test_open_window(vmm, nookctl, guests, tmp):
+    name = "sdlwin"
+    v = Vmm(vmm, tmp, name, ["--kernel", os.path.join(guests, "vga.elf"), "--vga", "std",
+                             "--spice", "unix:" + os.path.join(tmp, name + "-spice.sock")], display="spice")
+    try:
+        check(v.wait_line("ready for screendump", 180), "the guest drew its picture")
+        c = nooktest.Control(v.sock)
+        st = c.execute("query-status")["return"]
+        check(st["window"] is False and windows(name) == [],
+              f"with --display spice no window is open, and query-status says so: {st}")
+
+        def opens(how):
+            if how == "nookctl":
+                p = subprocess.run([nookctl, "--control", v.sock, "open-window"], capture_output=True,
+                                   text=True, timeout=30)
+                check(p.returncode == 0 and p.stdout.strip() == "open: true",
+                      f"nookctl open-window: {p.returncode} {p.stdout.strip()!r} {p.stderr.strip()!r}")
+            else:
+                r = c.execute("open-window", id=1)
+                check(r == {"return": {"open": True}, "id": 1}, f"open-window: {r}")
+            win = find_window(name)
+            check(wait_until(lambda: windows(name, visible=True) == [win], 10),
+                  f"one window titled '{name} - Nook' shows: {windows(name)}")
+            return win
+
+        def closed(reason):
+            e = c.wait_event(lambda e: e["event"] == "window-closed", timeout=15)
+            check(e.get("data") == {"reason": reason}, f"a window-closed event, reason {reason}: {e}")
+            check(wait_until(lambda: windows(name) == [], 10), f"the window is gone: {windows(name)}")
+            st = c.execute("query-status")["return"]
+            check(st["running"] and st["window"] is False and v.proc.poll() is None,
+                  f"the guest runs on, and query-status says no window: {st}")
+
+        win = opens("control")
+        check(title(win) == f"{name} - Nook", f"the title names the VM: {title(win)!r}")
+        check(c.execute("query-status")["return"]["window"] is True, "query-status says the window is open")
+        dump = os.path.join(tmp, name + ".png")
+        r = c.execute("screendump", {"file": dump})
+        check(r == {"return": {}}, f"screendump: {r}")
+        expected = images.read_image(dump)
+        check(images.first_difference(expected, pictures.vga_bars()) is None, "the screendump is the guest's picture")
+        shot = os.path.join(tmp, name + "-root.ppm")
+        diff = "not taken"
+        for _ in range(20):
+            diff = images.first_difference(screenshot(win, shot), expected)
+            if not diff:
+                break
+            time.sleep(0.5)
+        check(diff is None, f"the window equals the screendump pixel for pixel (first difference {diff})")
+        r = c.execute("open-window")
+        check(r == {"return": {"open": True}} and windows(name) == [win],
+              f"a second open-window changes nothing: {r}, {windows(name)}")
+
+        close_window(win)
+        closed("user")
+        check("power button" not in v.lines(), "the guest heard no power button")
+
+        win = opens("nookctl")
+        r = c.execute("close-window", id=2)
+        check(r == {"return": {"open": False}, "id": 2}, f"close-window: {r}")
+        closed("close-window")
+        r = c.execute("close-window")
+        check(r == {"return": {"open": False}}, f"close-window with no window does nothing: {r}")
+
+        # The close button and close-window at once, in both orders, and
+        # open-window right after the close button: one event each time.
+        for first in ("button", "command"):
+            win = opens("control")
+            if first == "button":
+                close_window(win)
+                r = c.execute("close-window")
+            else:
+                c.send_raw(b'{"execute": "close-window"}\n')
+                close_window(win)
+                r = c.reply()
+            check(r == {"return": {"open": False}}, f"close-window against the close button ({first} first): {r}")
+            e = c.wait_event(lambda e: e["event"] == "window-closed", timeout=15)
+            check(e["data"]["reason"] in ("user", "close-window"), f"one window-closed event: {e}")
+            closed_again = [e for e in c.events if e["event"] == "window-closed"]
+            time.sleep(0.5)
+            c.execute("query-status")
+            closed_again += [e for e in c.events if e["event"] == "window-closed"]
+            check(not closed_again and windows(name) == [], f"... and only one: {closed_again}")
+        # Once the window is seen gone, open-window opens a new one,
+        # whether or not nook-vmm has freed the old one yet.
+        win = opens("control")
+        close_window(win)
+        check(wait_until(lambda: windows(name, visible=True) == [], 10), "the close button hides the window")
+        r = c.execute("open-window")
+        check(r == {"return": {"open": True}}, f"open-window right after the close button: {r}")
+        e = c.wait_event(lambda e: e["event"] == "window-closed", timeout=15)
+        check(e["data"]["reason"] == "user", f"the old window's window-closed event: {e}")
+        check(wait_until(lambda: len(windows(name, visible=True)) == 1, 10),
+              f"and a new one shows: {windows(name)}")
+        r = c.execute("close-window")
+        c.wait_event(lambda e: e["event"] == "window-closed", timeout=15)
+        check(v.proc.poll() is None and c.execute("query-status")["return"]["running"], "the guest still runs")
+
+        c.execute("quit")
+        status = v.proc.wait(timeout=15)
+        check(status == 0, f"quit ends it with status 0 ({status})")
+    finally:
+        v.finish()
+
+    name = "sdlwinnox"
+    v = Vmm(vmm, tmp, name, ["--kernel", os.path.join(guests, "vga.elf"), "--vga", "std",
+                             "--spice", "unix:" + os.path.join(tmp, name + "-spice.sock")],
+            display="spice", env=no_x_env())
+    try:
+        c = nooktest.Control(v.sock)
+        r = c.execute("open-window")
+        err = r.get("error", {})
+        check(err.get("class") == "GenericError" and "cannot open an SDL window: x11 not available" in err["desc"]
+              and "DISPLAY" in err["desc"], f"open-window without an X display is a GenericError: {r}")
+        st = c.execute("query-status")["return"]
+        check(st["window"] is False and v.proc.poll() is None, f"and the VM runs on: {st}")
+        c.execute("quit")
+        check(v.proc.wait(timeout=15) == 0, "quit ends it")
+    finally:
+        v.finish()
+
+
 def main():
     vmm, guests = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    nookctl = os.path.abspath(sys.argv[3])
     nooktest.need_kvm()
     tmp = nooktest.tmpdir()
     test_errors(vmm, guests)
     test_picture(vmm, guests, tmp)
     test_input(vmm, guests, tmp)
     test_close(vmm, guests, tmp)
+    test_open_window(vmm, nookctl, guests, tmp)
 
 
 if __name__ == "__main__":
