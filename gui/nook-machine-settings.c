@@ -237,54 +237,61 @@ commit (NookMachineSettings *self,
   return saved;
 }
 
+/* A number or a choice set through its widget, saved at once; not while
+ * refresh() sets the widgets from the machine. */
 static void
-on_memory_changed (NookMachineSettings *self)
+change_number (NookMachineSettings *self,
+               void               (*set) (NookMachine *, guint),
+               GtkSpinButton       *spin)
 {
   g_auto(Snapshot) before = { 0 };
 
   if (self->refreshing)
     return;
   snapshot_take (&before, self->machine);
-  nook_machine_set_memory (self->machine, (guint) gtk_spin_button_get_value_as_int (self->memory_spin));
+  set (self->machine, (guint) gtk_spin_button_get_value_as_int (spin));
   commit (self, &before);
+}
+
+static void
+change_choice (NookMachineSettings *self,
+               void               (*set) (NookMachine *, const char *),
+               AdwComboRow         *row,
+               const char *const   *choices,
+               guint                n_choices)
+{
+  g_auto(Snapshot) before = { 0 };
+  guint i = adw_combo_row_get_selected (row);
+
+  if (self->refreshing || i >= n_choices)
+    return;
+  snapshot_take (&before, self->machine);
+  set (self->machine, choices[i]);
+  commit (self, &before);
+}
+
+static void
+on_memory_changed (NookMachineSettings *self)
+{
+  change_number (self, nook_machine_set_memory, self->memory_spin);
 }
 
 static void
 on_cpus_changed (NookMachineSettings *self)
 {
-  g_auto(Snapshot) before = { 0 };
-
-  if (self->refreshing)
-    return;
-  snapshot_take (&before, self->machine);
-  nook_machine_set_cpus (self->machine, (guint) gtk_spin_button_get_value_as_int (self->cpus_spin));
-  commit (self, &before);
+  change_number (self, nook_machine_set_cpus, self->cpus_spin);
 }
 
 static void
 on_firmware_changed (NookMachineSettings *self)
 {
-  g_auto(Snapshot) before = { 0 };
-  guint i = adw_combo_row_get_selected (self->firmware_row);
-
-  if (self->refreshing || i >= G_N_ELEMENTS (firmwares))
-    return;
-  snapshot_take (&before, self->machine);
-  nook_machine_set_firmware (self->machine, firmwares[i]);
-  commit (self, &before);
+  change_choice (self, nook_machine_set_firmware, self->firmware_row, firmwares, G_N_ELEMENTS (firmwares));
 }
 
 static void
 on_display_changed (NookMachineSettings *self)
 {
-  g_auto(Snapshot) before = { 0 };
-  guint i = adw_combo_row_get_selected (self->display_row);
-
-  if (self->refreshing || i >= G_N_ELEMENTS (displays))
-    return;
-  snapshot_take (&before, self->machine);
-  nook_machine_set_display (self->machine, displays[i]);
-  commit (self, &before);
+  change_choice (self, nook_machine_set_display, self->display_row, displays, G_N_ELEMENTS (displays));
 }
 
 static void

@@ -1,7 +1,9 @@
 /* Helpers shared by the GTK app's tests: a private XDG tree, images made at
- * test time, and waiting on the main loop. */
+ * test time, waiting on the main loop, and machines on the test guests. */
 #pragma once
 
+#include <adwaita.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
@@ -9,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include "nook-library.h"
 
 /* A fresh folder under /tmp with a short path (unix sockets live below it)
  * and XDG_DATA_HOME / XDG_RUNTIME_DIR inside it. Call before anything asks
@@ -37,6 +42,30 @@ gui_test_rm_rf (const char *path)
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", path);
 
   g_assert_cmpint (system (cmd), ==, 0);
+}
+
+/* gui_test_setup_xdg(), then GTK and libadwaita for a test program;
+ * returns the folder. */
+static inline char *
+gui_test_init_gtk (int    *argc,
+                   char ***argv)
+{
+  char *root = gui_test_setup_xdg ();
+
+  gtk_test_init (argc, argv, NULL);
+  adw_init ();
+  return root;
+}
+
+/* Runs the tests, then removes @root and frees it. */
+static inline int
+gui_test_run (char *root)
+{
+  int r = g_test_run ();
+
+  gui_test_rm_rf (root);
+  g_free (root);
+  return r;
 }
 
 static inline void
@@ -107,6 +136,31 @@ gui_test_wait (GuiTestCondition cond,
   return TRUE;
 }
 
+typedef struct {
+  const char *path;
+  const char *text;
+} GuiTestFileWait;
+
+static inline gboolean
+gui_test_file_has (gpointer data)
+{
+  GuiTestFileWait *w = data;
+  g_autofree char *text = NULL;
+
+  return g_file_get_contents (w->path, &text, NULL, NULL) && strstr (text, w->text);
+}
+
+/* Runs the main loop until the file at @path holds @text or @seconds pass. */
+static inline gboolean
+gui_test_wait_file (const char *path,
+                    const char *text,
+                    double      seconds)
+{
+  GuiTestFileWait w = { path, text };
+
+  return gui_test_wait (gui_test_file_has, &w, seconds);
+}
+
 /* Makes writes beyond @bytes fail with EFBIG (RLIMIT_FSIZE) instead of
  * killing the process; gui_test_unlimit_files() undoes it. */
 static inline void
@@ -150,4 +204,136 @@ gui_test_list_dir (const char *dir)
   g_ptr_array_sort (names, gui_test_compare_names);
   g_ptr_array_add (names, NULL);
   return g_strjoinv (" ", (char **) names->pdata);
+}
+
+/* Whether /dev/kvm opens; errno says why when it does not. */
+static inline gboolean
+gui_test_have_kvm (void)
+{
+  int fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+  if (fd < 0)
+    return FALSE;
+  close (fd);
+  return TRUE;
+}
+
+/* The test guest @name (tests/guest/), NULL when it is not built. */
+static inline char *
+gui_test_find_guest (const char *name)
+{
+  const char *guest_dir = g_getenv ("NOOK_TEST_GUEST_DIR");
+  g_autofree char *image = guest_dir ? g_build_filename (guest_dir, name, NULL) : NULL;
+
+  if (!image || !g_file_test (image, G_FILE_TEST_EXISTS))
+    return NULL;
+  return g_steal_pointer (&image);
+}
+
+/* As gui_test_find_guest(), for tests that cannot do without it. */
+static inline char *
+gui_test_need_guest (const char *name)
+{
+  char *image = gui_test_find_guest (name);
+
+  if (!image)
+    g_error ("tests/guest/%s is not built: configure with -Dguest_tests=true", name);
+  return image;
+}
+
+/* A library in a folder of its own under @root, another each call. */
+static inline NookLibrary *
+gui_test_new_library (const char *root)
+{
+  static guint n;
+  g_autofree char *name = g_strdup_printf ("lib-%u", n++);
+  g_autofree char *dir = g_build_filename (root, name, NULL);
+
+  return nook_library_new (dir);
+}
+
+/* A machine of 64 MiB and one CPU in @lib, booting @kernel when not NULL
+ * and its firmware otherwise. */
+static inline NookMachine *
+gui_test_create_machine (NookLibrary *lib,
+                         const char  *name,
+                         const char  *kernel)
+{
+  g_autoptr(NookMachine) draft = nook_machine_new_draft (name);
+  g_autoptr(GError) error = NULL;
+  NookMachine *m;
+
+  nook_machine_set_memory (draft, 64);
+  nook_machine_set_cpus (draft, 1);
+  if (kernel)
+    nook_machine_set_kernel (draft, kernel, NULL, NULL);
+  m = nook_library_create_machine (lib, draft, 0, &error);
+  g_assert_no_error (error);
+  return m;
+}
+
+typedef struct {
+  NookMachine *machine;
+  NookMachineState state;
+} GuiTestStateWait;
+
+static inline gboolean
+gui_test_state_is (gpointer data)
+{
+  GuiTestStateWait *w = data;
+
+  return nook_machine_get_state (w->machine) == w->state;
+}
+
+/* Runs the main loop until @m is in @state; fails the test after @seconds. */
+static inline void
+gui_test_wait_state (NookMachine      *m,
+                     NookMachineState  state,
+                     double            seconds)
+{
+  GuiTestStateWait w = { m, state };
+
+  if (!gui_test_wait (gui_test_state_is, &w, seconds))
+    g_error ("machine %s: waited for state %s, it is %s (%s)", nook_machine_get_id (m),
+             nook_machine_state_to_string (state), nook_machine_state_to_string (nook_machine_get_state (m)),
+             nook_machine_get_message (m) ? nook_machine_get_message (m) : "no message");
+}
+
+/* The outcome of one of NookMachine's asynchronous calls. */
+typedef struct {
+  gboolean done;
+  gboolean ok;
+  char *error;
+} GuiTestReply;
+
+static inline gboolean
+gui_test_reply_done (gpointer data)
+{
+  return ((GuiTestReply *) data)->done;
+}
+
+static inline void
+gui_test_on_executed (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  GuiTestReply *r = user_data;
+  g_autoptr(GError) error = NULL;
+
+  r->ok = nook_machine_execute_finish (NOOK_MACHINE (source), result, &error);
+  r->error = error ? g_strdup (error->message) : NULL;
+  r->done = TRUE;
+}
+
+/* Sends @command to @m's nook-vmm; fails the test unless it succeeds. */
+static inline void
+gui_test_execute_ok (NookMachine *m,
+                     const char  *command)
+{
+  GuiTestReply r = { 0 };
+
+  nook_machine_execute (m, command, NULL, gui_test_on_executed, &r);
+  g_assert_true (gui_test_wait (gui_test_reply_done, &r, 10));
+  if (!r.ok)
+    g_error ("%s: %s", command, r.error);
 }

@@ -294,13 +294,10 @@ static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  static guint n;
-  g_autofree char *name = g_strdup_printf ("lib-%u", n++);
-  g_autofree char *dir = g_build_filename (root, name, NULL);
   g_autoptr(NookMachine) draft = nook_machine_new_draft ("Reachable");
   g_autoptr(GError) error = NULL;
 
-  f->library = nook_library_new (dir);
+  f->library = gui_test_new_library (root);
   nook_machine_set_os (draft, "http://debian.org/debian/12", "Debian 12");
   f->machine = nook_library_create_machine (f->library, draft, G_GUINT64_CONSTANT (16) << 20, &error);
   g_assert_no_error (error);
@@ -425,14 +422,10 @@ int
 main (int   argc,
       char *argv[])
 {
-  int r;
-
   /* The test backend keeps the accessible properties this looks at; with
    * none, GTK drops them. Read once, before any widget exists. */
   g_setenv ("GTK_A11Y", "test", TRUE);
-  root = gui_test_setup_xdg ();
-  gtk_test_init (&argc, &argv, NULL);
-  adw_init ();
+  root = gui_test_init_gtk (&argc, &argv);
   /* Stack pages change at once: nothing half-shown is looked at. */
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
   g_test_add ("/a11y/library", Fixture, NULL, fixture_setup, test_library, fixture_teardown);
@@ -441,8 +434,5 @@ main (int   argc,
   g_test_add ("/a11y/settings", Fixture, NULL, fixture_setup, test_settings, fixture_teardown);
   g_test_add ("/a11y/machine-dialogs", Fixture, NULL, fixture_setup, test_machine_dialogs, fixture_teardown);
   g_test_add ("/a11y/machine-view", Fixture, NULL, fixture_setup, test_machine_view, fixture_teardown);
-  r = g_test_run ();
-  gui_test_rm_rf (root);
-  g_free (root);
-  return r;
+  return gui_test_run (root);
 }

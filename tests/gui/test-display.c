@@ -11,21 +11,7 @@
 #include "nook-machine-process.h"
 #include "nook-window-private.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 static char *root;
-
-static gboolean
-have_kvm (void)
-{
-  int fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-  if (fd < 0)
-    return FALSE;
-  close (fd);
-  return TRUE;
-}
 
 /* A tool the test needs; NULL and the test failed, naming the package. */
 static char *
@@ -243,7 +229,7 @@ test_picture (gconstpointer data)
   GtkWindow *window;
   Vmm v = { 0 };
 
-  if (!have_kvm ())
+  if (!gui_test_have_kvm ())
     {
       g_test_skip ("/dev/kvm cannot be opened");
       return;
@@ -268,29 +254,11 @@ test_picture (gconstpointer data)
   vmm_stop (&v);
 }
 
-typedef struct {
-  const char *path;
-  const char *line;
-} LogWait;
-
-static gboolean
-log_has (gpointer data)
-{
-  LogWait *w = data;
-  g_autofree char *text = NULL;
-
-  if (!g_file_get_contents (w->path, &text, NULL, NULL))
-    return FALSE;
-  return strstr (text, w->line) != NULL;
-}
-
 static void
 wait_log (const char *path,
           const char *line)
 {
-  LogWait w = { path, line };
-
-  if (!gui_test_wait (log_has, &w, 60))
+  if (!gui_test_wait_file (path, line, 60))
     {
       g_autofree char *text = NULL;
 
@@ -326,19 +294,18 @@ press (NookDisplay *display,
 static void
 test_keys (void)
 {
-  const char *guest_dir = g_getenv ("NOOK_TEST_GUEST_DIR");
-  g_autofree char *image = guest_dir ? g_build_filename (guest_dir, "input.elf", NULL) : NULL;
+  g_autofree char *image = gui_test_find_guest ("input.elf");
   g_autofree char *kernel = NULL;
   NookDisplay *display;
   GtkWindow *window;
   Vmm v = { 0 };
 
-  if (!have_kvm ())
+  if (!gui_test_have_kvm ())
     {
       g_test_skip ("/dev/kvm cannot be opened");
       return;
     }
-  if (!image || !g_file_test (image, G_FILE_TEST_EXISTS))
+  if (!image)
     {
       g_test_skip ("tests/guest/input.elf is not built (-Dguest_tests=false?)");
       return;
@@ -422,7 +389,6 @@ test_window_screenshot (void)
 {
   g_autofree char *libdir = g_build_filename (root, "lib", NULL);
   g_autoptr(NookLibrary) lib = nook_library_new (libdir);
-  g_autoptr(NookMachine) draft = nook_machine_new_draft ("Firmware Screen");
   g_autoptr(GError) error = NULL;
   g_autofree char *import = NULL;
   g_autofree char *tesseract = NULL;
@@ -432,7 +398,7 @@ test_window_screenshot (void)
   NookWindow *window;
   NookMachine *m;
 
-  if (!have_kvm ())
+  if (!gui_test_have_kvm ())
     {
       g_test_skip ("/dev/kvm cannot be opened");
       return;
@@ -444,10 +410,7 @@ test_window_screenshot (void)
   png = g_build_filename (artifacts ? artifacts : root, "display-window.png", NULL);
 
   g_assert_true (nook_library_load (lib, &error));
-  nook_machine_set_memory (draft, 64);
-  nook_machine_set_cpus (draft, 1);
-  m = nook_library_create_machine (lib, draft, 0, &error);
-  g_assert_no_error (error);
+  m = gui_test_create_machine (lib, "Firmware Screen", NULL);
   window = nook_window_new (NULL, lib);
   gtk_window_set_default_size (GTK_WINDOW (window), 1024, 640);
   gtk_window_present (GTK_WINDOW (window));
@@ -497,7 +460,7 @@ test_demo (void)
   NookMachine *m;
   int status = -1;
 
-  if (!have_kvm ())
+  if (!gui_test_have_kvm ())
     {
       g_test_skip ("/dev/kvm cannot be opened");
       return;
@@ -549,18 +512,11 @@ int
 main (int   argc,
       char *argv[])
 {
-  int r;
-
-  root = gui_test_setup_xdg ();
-  gtk_test_init (&argc, &argv, NULL);
-  adw_init ();
+  root = gui_test_init_gtk (&argc, &argv);
   g_test_add_data_func ("/display/picture-gl", GINT_TO_POINTER (TRUE), test_picture);
   g_test_add_data_func ("/display/picture-memory", GINT_TO_POINTER (FALSE), test_picture);
   g_test_add_func ("/display/keys", test_keys);
   g_test_add_func ("/display/window-screenshot", test_window_screenshot);
   g_test_add_func ("/display/demo", test_demo);
-  r = g_test_run ();
-  gui_test_rm_rf (root);
-  g_free (root);
-  return r;
+  return gui_test_run (root);
 }

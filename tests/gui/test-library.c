@@ -221,8 +221,6 @@ int
 main (int   argc,
       char *argv[])
 {
-  int r;
-
   root = gui_test_setup_xdg ();
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/library/empty", test_empty);
@@ -231,8 +229,5 @@ main (int   argc,
   g_test_add_func ("/library/create", test_create);
   g_test_add_func ("/library/create-fails-cleanly", test_create_fails_cleanly);
   g_test_add_func ("/library/delete", test_delete);
-  r = g_test_run ();
-  gui_test_rm_rf (root);
-  g_free (root);
-  return r;
+  return gui_test_run (root);
 }

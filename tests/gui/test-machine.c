@@ -246,8 +246,6 @@ int
 main (int   argc,
       char *argv[])
 {
-  int r;
-
   root = gui_test_setup_xdg ();
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/machine/round-trip", test_round_trip);
@@ -256,8 +254,5 @@ main (int   argc,
   g_test_add_func ("/machine/broken", test_broken);
   g_test_add_func ("/machine/argv", test_argv);
   g_test_add_func ("/machine/find-vmm", test_find_vmm);
-  r = g_test_run ();
-  gui_test_rm_rf (root);
-  g_free (root);
-  return r;
+  return gui_test_run (root);
 }

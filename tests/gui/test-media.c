@@ -160,16 +160,11 @@ int
 main (int   argc,
       char *argv[])
 {
-  int r;
-
   root = gui_test_setup_xdg ();
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/media/kinds", test_kinds);
   g_test_add_func ("/media/refusals", test_refusals);
   g_test_add_func ("/media/osinfo-debian", test_osinfo_debian);
   g_test_add_func ("/media/osinfo-unknown", test_osinfo_unknown);
-  r = g_test_run ();
-  gui_test_rm_rf (root);
-  g_free (root);
-  return r;
+  return gui_test_run (root);
 }

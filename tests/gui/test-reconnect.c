@@ -21,97 +21,15 @@
 
 static char *root;
 
-typedef struct {
-  NookMachine *machine;
-  NookMachineState state;
-} StateWait;
-
-static gboolean
-state_is (gpointer data)
-{
-  StateWait *w = data;
-
-  return nook_machine_get_state (w->machine) == w->state;
-}
-
-static void
-wait_state (NookMachine      *m,
-            NookMachineState  state,
-            double            seconds)
-{
-  StateWait w = { m, state };
-
-  if (!gui_test_wait (state_is, &w, seconds))
-    g_error ("machine %s: waited for state %s, it is %s (%s)", nook_machine_get_id (m),
-             nook_machine_state_to_string (state), nook_machine_state_to_string (nook_machine_get_state (m)),
-             nook_machine_get_message (m) ? nook_machine_get_message (m) : "no message");
-}
-
-typedef struct {
-  gboolean done;
-  gboolean ok;
-  char *error;
-} Reply;
-
-static void
-on_reply (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
-{
-  Reply *r = user_data;
-  g_autoptr(GError) error = NULL;
-
-  r->ok = nook_machine_execute_finish (NOOK_MACHINE (source), result, &error);
-  r->error = error ? g_strdup (error->message) : NULL;
-  r->done = TRUE;
-}
-
-static gboolean
-reply_done (gpointer data)
-{
-  return ((Reply *) data)->done;
-}
-
-static void
-execute_ok (NookMachine *m,
-            const char  *command)
-{
-  Reply r = { 0 };
-
-  nook_machine_execute (m, command, NULL, on_reply, &r);
-  g_assert_true (gui_test_wait (reply_done, &r, 10));
-  if (!r.ok)
-    g_error ("%s: %s", command, r.error);
-}
-
 /* The guest the machines boot: tests/guest/input.c prints to the serial
  * port and says 'power button' for each press. Fails the test without it. */
-static char *
-guest_image (void)
-{
-  const char *guest_dir = g_getenv ("NOOK_TEST_GUEST_DIR");
-  g_autofree char *image = guest_dir ? g_build_filename (guest_dir, "input.elf", NULL) : NULL;
-
-  if (!image || !g_file_test (image, G_FILE_TEST_EXISTS))
-    g_error ("tests/guest/input.elf is not built: configure with -Dguest_tests=true");
-  return g_steal_pointer (&image);
-}
-
 static NookMachine *
 create (NookLibrary *lib,
         const char  *name)
 {
-  g_autoptr(NookMachine) draft = nook_machine_new_draft (name);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *image = guest_image ();
-  NookMachine *m;
+  g_autofree char *image = gui_test_need_guest ("input.elf");
 
-  nook_machine_set_memory (draft, 64);
-  nook_machine_set_cpus (draft, 1);
-  nook_machine_set_kernel (draft, image, NULL, NULL);
-  m = nook_library_create_machine (lib, draft, 0, &error);
-  g_assert_no_error (error);
-  return m;
+  return gui_test_create_machine (lib, name, image);
 }
 
 static char *
@@ -174,28 +92,13 @@ fd_target (pid_t pid,
   return g_file_read_link (link, NULL);
 }
 
-typedef struct {
-  const char *path;
-  const char *text;
-} FileWait;
-
-static gboolean
-file_has (gpointer data)
-{
-  FileWait *w = data;
-  g_autofree char *text = NULL;
-
-  return g_file_get_contents (w->path, &text, NULL, NULL) && strstr (text, w->text);
-}
-
 static void
 wait_serial (NookMachine *m,
              const char  *text)
 {
   g_autofree char *serial = g_build_filename (nook_machine_get_dir (m), "serial.log", NULL);
-  FileWait w = { serial, text };
 
-  if (!gui_test_wait (file_has, &w, 20))
+  if (!gui_test_wait_file (serial, text, 20))
     g_error ("'%s' did not appear in %s", text, serial);
 }
 
@@ -273,7 +176,7 @@ start_and_drop (const char *libdir,
   gtk_window_present (GTK_WINDOW (window));
   g_assert_true (nook_machine_start (m, &error));
   g_assert_no_error (error);
-  wait_state (m, NOOK_MACHINE_STATE_RUNNING, 30);
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_RUNNING, 30);
   wait_serial (m, "ready for input");
   *id_out = g_strdup (nook_machine_get_id (m));
 
@@ -347,7 +250,7 @@ test_outlive (void)
   m = nook_library_find (lib, id);
   g_assert_nonnull (m);
   g_assert_true (nook_machine_is_active (m));
-  wait_state (m, NOOK_MACHINE_STATE_RUNNING, 10);
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_RUNNING, 10);
   g_assert_null (nook_machine_get_message (m));
 
   /* The view shows it through its SPICE socket. */
@@ -357,22 +260,22 @@ test_outlive (void)
   if (!gui_test_wait (view_has_frame, window, 30))
     g_error ("the view of the adopted machine shows no frame");
 
-  execute_ok (m, "pause");
-  wait_state (m, NOOK_MACHINE_STATE_PAUSED, 10);
+  gui_test_execute_ok (m, "pause");
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_PAUSED, 10);
   state = raw_status (control);
   g_assert_cmpstr (state, ==, "paused");
-  execute_ok (m, "resume");
-  wait_state (m, NOOK_MACHINE_STATE_RUNNING, 10);
+  gui_test_execute_ok (m, "resume");
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_RUNNING, 10);
   g_clear_pointer (&state, g_free);
   state = raw_status (control);
   g_assert_cmpstr (state, ==, "running");
 
   /* The power button reaches the guest, which only reports it; quit ends
    * it, and that is a stop, not a crash. */
-  execute_ok (m, "powerdown");
+  gui_test_execute_ok (m, "powerdown");
   wait_serial (m, "power button");
-  execute_ok (m, "quit");
-  wait_state (m, NOOK_MACHINE_STATE_STOPPED, 15);
+  gui_test_execute_ok (m, "quit");
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_STOPPED, 15);
   g_assert_null (nook_machine_get_message (m));
   if (!gui_test_wait (process_gone, GINT_TO_POINTER (pid), 10))
     g_error ("nook-vmm %d is still there after quit", (int) pid);
@@ -382,9 +285,9 @@ test_outlive (void)
   /* A stopped adopted machine starts again like any other. */
   g_assert_true (nook_machine_start (m, &error));
   g_assert_no_error (error);
-  wait_state (m, NOOK_MACHINE_STATE_RUNNING, 30);
-  execute_ok (m, "quit");
-  wait_state (m, NOOK_MACHINE_STATE_STOPPED, 15);
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_RUNNING, 30);
+  gui_test_execute_ok (m, "quit");
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_STOPPED, 15);
 
   /* The log is appended to: each run starts its own part. */
   log_path = g_strdup (nook_machine_get_log_path (m));
@@ -412,10 +315,10 @@ test_adopted_killed (void)
   lib = nook_library_new (libdir);
   g_assert_true (nook_library_load (lib, &error));
   m = nook_library_find (lib, id);
-  wait_state (m, NOOK_MACHINE_STATE_RUNNING, 10);
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_RUNNING, 10);
 
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
-  wait_state (m, NOOK_MACHINE_STATE_CRASHED, 10);
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_CRASHED, 10);
   g_test_message ("%s", nook_machine_get_message (m));
   g_assert_nonnull (strstr (nook_machine_get_message (m), "without saying why"));
   /* The socket it could not remove is gone. */
@@ -506,7 +409,7 @@ test_silent_socket (void)
   g_assert_true (nook_library_load (again, &error));
   m = nook_library_find (again, nook_machine_get_id (m));
   g_assert_cmpint (nook_machine_get_state (m), ==, NOOK_MACHINE_STATE_STARTING);
-  wait_state (m, NOOK_MACHINE_STATE_CRASHED, 20);
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_CRASHED, 20);
   g_assert_nonnull (strstr (nook_machine_get_message (m), "does not answer"));
   g_assert_true (g_file_test (control, G_FILE_TEST_EXISTS));
   g_socket_close (listener, NULL);
@@ -517,22 +420,12 @@ int
 main (int   argc,
       char *argv[])
 {
-  int fd;
-  int r;
-
-  root = gui_test_setup_xdg ();
-  gtk_test_init (&argc, &argv, NULL);
-  adw_init ();
-  fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0)
+  root = gui_test_init_gtk (&argc, &argv);
+  if (!gui_test_have_kvm ())
     g_error ("/dev/kvm cannot be opened: %s", g_strerror (errno));
-  close (fd);
   g_test_add_func ("/reconnect/outlive", test_outlive);
   g_test_add_func ("/reconnect/adopted-killed", test_adopted_killed);
   g_test_add_func ("/reconnect/stale-socket", test_stale_socket);
   g_test_add_func ("/reconnect/silent-socket", test_silent_socket);
-  r = g_test_run ();
-  gui_test_rm_rf (root);
-  g_free (root);
-  return r;
+  return gui_test_run (root);
 }

@@ -22,13 +22,10 @@ static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  static guint n;
-  g_autofree char *name = g_strdup_printf ("lib-%u", n++);
-  g_autofree char *dir = g_build_filename (root, name, NULL);
   g_autoptr(NookMachine) draft = nook_machine_new_draft ("Settings Test");
   g_autoptr(GError) error = NULL;
 
-  f->library = nook_library_new (dir);
+  f->library = gui_test_new_library (root);
   f->machine = nook_library_create_machine (f->library, draft, G_GUINT64_CONSTANT (64) << 20, &error);
   g_assert_no_error (error);
   f->settings = nook_machine_settings_new (NULL, f->machine);
@@ -339,17 +336,6 @@ is_stopped (gpointer data)
   return !nook_machine_is_active (data);
 }
 
-static void
-on_quit (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (nook_machine_execute_finish (NOOK_MACHINE (source), result, &error));
-  g_assert_no_error (error);
-}
-
 /* While a machine runs (here a stand-in for nook-vmm that just waits),
  * changes are taken and the window says they apply at the next start. */
 static void
@@ -384,7 +370,7 @@ test_running (Fixture       *f,
   g_assert_cmpuint (nook_machine_get_cpus (m), ==, 3);
   g_object_unref (m);
 
-  nook_machine_execute (f->machine, "quit", NULL, on_quit, NULL);
+  gui_test_execute_ok (f->machine, "quit");
   g_assert_true (gui_test_wait (is_stopped, f->machine, 10));
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (notice)));
 }
@@ -480,11 +466,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  int r;
-
-  root = gui_test_setup_xdg ();
-  gtk_test_init (&argc, &argv, NULL);
-  adw_init ();
+  root = gui_test_init_gtk (&argc, &argv);
   g_test_add ("/settings/shown", Fixture, NULL, fixture_setup, test_shown, fixture_teardown);
   g_test_add ("/settings/changes", Fixture, NULL, fixture_setup, test_changes, fixture_teardown);
   g_test_add ("/settings/refusals", Fixture, NULL, fixture_setup, test_refusals, fixture_teardown);
@@ -493,8 +475,5 @@ main (int   argc,
   g_test_add ("/settings/firmware-note", Fixture, NULL, fixture_setup, test_firmware_note, fixture_teardown);
   g_test_add ("/settings/chooser-opens", Fixture, NULL, fixture_setup, test_chooser_opens, fixture_teardown);
   g_test_add_func ("/settings/broken", test_broken);
-  r = g_test_run ();
-  gui_test_rm_rf (root);
-  g_free (root);
-  return r;
+  return gui_test_run (root);
 }

@@ -8,80 +8,15 @@
 #include "nook-machine-row-private.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 static char *root;
-
-typedef struct {
-  NookMachine *machine;
-  NookMachineState state;
-} StateWait;
-
-static gboolean
-state_is (gpointer data)
-{
-  StateWait *w = data;
-
-  return nook_machine_get_state (w->machine) == w->state;
-}
-
-static void
-wait_state (NookMachine      *m,
-            NookMachineState  state,
-            double            seconds)
-{
-  StateWait w = { m, state };
-
-  if (!gui_test_wait (state_is, &w, seconds))
-    g_error ("machine %s: waited for state %s, it is %s (%s)", nook_machine_get_id (m),
-             nook_machine_state_to_string (state), nook_machine_state_to_string (nook_machine_get_state (m)),
-             nook_machine_get_message (m) ? nook_machine_get_message (m) : "no message");
-}
-
-typedef struct {
-  gboolean done;
-  gboolean ok;
-  char *error;
-} Reply;
-
-static gboolean
-reply_done (gpointer data)
-{
-  return ((Reply *) data)->done;
-}
-
-static void
-on_executed (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  Reply *r = user_data;
-  g_autoptr(GError) error = NULL;
-
-  r->ok = nook_machine_execute_finish (NOOK_MACHINE (source), result, &error);
-  r->error = error ? g_strdup (error->message) : NULL;
-  r->done = TRUE;
-}
-
-static void
-execute_ok (NookMachine *m,
-            const char  *command)
-{
-  Reply r = { 0 };
-
-  nook_machine_execute (m, command, NULL, on_executed, &r);
-  g_assert_true (gui_test_wait (reply_done, &r, 10));
-  if (!r.ok)
-    g_error ("%s: %s", command, r.error);
-}
 
 static void
 on_dumped (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  Reply *r = user_data;
+  GuiTestReply *r = user_data;
   g_autoptr(GError) error = NULL;
 
   r->ok = nook_machine_screendump_finish (NOOK_MACHINE (source), result, &error);
@@ -96,29 +31,15 @@ screendump (NookMachine *m)
   g_autofree char *png = g_build_filename (root, "full.png", NULL);
   g_autoptr(GError) error = NULL;
   GdkTexture *texture;
-  Reply r = { 0 };
+  GuiTestReply r = { 0 };
 
   nook_machine_screendump (m, png, NULL, on_dumped, &r);
-  g_assert_true (gui_test_wait (reply_done, &r, 10));
+  g_assert_true (gui_test_wait (gui_test_reply_done, &r, 10));
   if (!r.ok)
     g_error ("screendump: %s", r.error);
   texture = gdk_texture_new_from_filename (png, &error);
   g_assert_no_error (error);
   return texture;
-}
-
-typedef struct {
-  const char *path;
-  const char *text;
-} FileWait;
-
-static gboolean
-file_has (gpointer data)
-{
-  FileWait *w = data;
-  g_autofree char *text = NULL;
-
-  return g_file_get_contents (w->path, &text, NULL, NULL) && strstr (text, w->text);
 }
 
 static GdkTexture *
@@ -191,11 +112,9 @@ test_thumbnail (void)
 {
   g_autofree char *libdir = g_build_filename (root, "lib", NULL);
   g_autoptr(NookLibrary) lib = nook_library_new (libdir);
-  g_autoptr(NookMachine) draft = nook_machine_new_draft ("Colour Bars");
   g_autoptr(GError) error = NULL;
   g_autoptr(GdkTexture) full = NULL;
-  const char *guest_dir = g_getenv ("NOOK_TEST_GUEST_DIR");
-  g_autofree char *image = guest_dir ? g_build_filename (guest_dir, "vga.elf", NULL) : NULL;
+  g_autofree char *image = gui_test_need_guest ("vga.elf");
   g_autofree char *serial = NULL;
   g_autofree guint32 *full_px = NULL;
   g_autofree guint32 *thumb_px = NULL;
@@ -205,16 +124,9 @@ test_thumbnail (void)
   GdkTexture *thumb;
   NookMachine *m;
   int fw, fh;
-  FileWait ready;
 
-  if (!image || !g_file_test (image, G_FILE_TEST_EXISTS))
-    g_error ("tests/guest/vga.elf is not built: configure with -Dguest_tests=true");
   g_assert_true (nook_library_load (lib, &error));
-  nook_machine_set_memory (draft, 64);
-  nook_machine_set_cpus (draft, 1);
-  nook_machine_set_kernel (draft, image, NULL, NULL);
-  m = nook_library_create_machine (lib, draft, 0, &error);
-  g_assert_no_error (error);
+  m = gui_test_create_machine (lib, "Colour Bars", image);
 
   row = NOOK_MACHINE_ROW (nook_machine_row_new (m));
   picture = nook_machine_row_get_screen_picture (row);
@@ -232,10 +144,9 @@ test_thumbnail (void)
 
   g_assert_true (nook_machine_start (m, &error));
   g_assert_no_error (error);
-  wait_state (m, NOOK_MACHINE_STATE_RUNNING, 30);
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_RUNNING, 30);
   serial = g_build_filename (nook_machine_get_dir (m), "serial.log", NULL);
-  ready = (FileWait) { serial, "ready for screendump" };
-  if (!gui_test_wait (file_has, &ready, 20))
+  if (!gui_test_wait_file (serial, "ready for screendump", 20))
     g_error ("the vga guest did not get ready: %s", serial);
 
   /* The guest's mode, scaled to the row: within a few seconds. */
@@ -296,18 +207,18 @@ test_thumbnail (void)
   wait_refresh (row);
 
   /* Paused: the last picture stays, nothing refreshes. */
-  execute_ok (m, "pause");
-  wait_state (m, NOOK_MACHINE_STATE_PAUSED, 10);
+  gui_test_execute_ok (m, "pause");
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_PAUSED, 10);
   g_assert_true (gui_test_wait (not_refreshing, row, 5));
   g_assert_nonnull (shown_texture (row));
   assert_no_refresh (row, 3);
-  execute_ok (m, "resume");
-  wait_state (m, NOOK_MACHINE_STATE_RUNNING, 10);
+  gui_test_execute_ok (m, "resume");
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_RUNNING, 10);
   wait_refresh (row);
 
   /* Stopped: back to the icon, and no more pictures. */
-  execute_ok (m, "quit");
-  wait_state (m, NOOK_MACHINE_STATE_STOPPED, 15);
+  gui_test_execute_ok (m, "quit");
+  gui_test_wait_state (m, NOOK_MACHINE_STATE_STOPPED, 15);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (picture)));
   g_assert_null (shown_texture (row));
   assert_no_refresh (row, 4);
@@ -320,21 +231,11 @@ int
 main (int   argc,
       char *argv[])
 {
-  int fd;
-  int r;
-
-  root = gui_test_setup_xdg ();
   /* The accessible description is read back through GTK's test backend. */
   g_setenv ("GTK_A11Y", "test", TRUE);
-  gtk_test_init (&argc, &argv, NULL);
-  adw_init ();
-  fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0)
+  root = gui_test_init_gtk (&argc, &argv);
+  if (!gui_test_have_kvm ())
     g_error ("/dev/kvm cannot be opened: %s", g_strerror (errno));
-  close (fd);
   g_test_add_func ("/thumbnail/live", test_thumbnail);
-  r = g_test_run ();
-  gui_test_rm_rf (root);
-  g_free (root);
-  return r;
+  return gui_test_run (root);
 }

@@ -174,17 +174,10 @@ int
 main (int   argc,
       char *argv[])
 {
-  int r;
-
-  root = gui_test_setup_xdg ();
-  gtk_test_init (&argc, &argv, NULL);
-  adw_init ();
+  root = gui_test_init_gtk (&argc, &argv);
   g_test_add_func ("/window/pages", test_pages);
   g_test_add_func ("/window/bad-drops", test_bad_drops);
   g_test_add_func ("/window/drop-iso", test_drop_iso);
   g_test_add_func ("/window/drop-unknown-iso", test_drop_unknown_iso);
-  r = g_test_run ();
-  gui_test_rm_rf (root);
-  g_free (root);
-  return r;
+  return gui_test_run (root);
 }
