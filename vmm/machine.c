@@ -188,6 +188,8 @@ static int machine_reset_hook(struct vm *vm, void *opaque)
     for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
         if (m->disks[i])
             virtio_pci_reset(&m->disks[i]->vpci);
+    if (m->ahci)
+        ahci_reset(m->ahci);
     if (m->vkbd)
         virtio_pci_reset(&m->vkbd->vpci);
     if (m->vtablet)
@@ -462,6 +464,49 @@ static int add_disk(struct machine *m, unsigned idx, const char *spec, char *err
     return r;
 }
 
+/* --cdrom FILE|none: an ICH9 AHCI controller where a q35 PC has its SATA
+ * controller (device 31), a DVD-ROM drive on port 0. Without --cdrom the
+ * slot stays empty. */
+#define AHCI_SLOT 31
+#define CDROM_PORT 0
+
+static int add_ahci(struct machine *m, char *err, size_t errlen)
+{
+    bool empty = strcmp(m->cfg.cdrom, "none") == 0;
+    int r;
+
+    m->ahci = ahci_new(m->vm->mem, (struct msi_sink){ vm_signal_msi, m->vm },
+                       vm_gsi(m->vm, pci_intx_gsi(AHCI_SLOT, 0)));
+    if (!m->ahci || ahci_attach_cdrom(m->ahci, CDROM_PORT, "NOOK-CD0") < 0) {
+        snprintf(err, errlen, "out of memory for the AHCI controller");
+        return -ENOMEM;
+    }
+    if (!empty) {
+        char why[400];
+
+        r = ahci_change_cdrom(m->ahci, CDROM_PORT, m->cfg.cdrom, true, why, sizeof(why));
+        if (r < 0) {
+            snprintf(err, errlen, "--cdrom: %s", why);
+            return r;
+        }
+        /* Present from power-on: no media change to report. */
+        ahci_reset(m->ahci);
+    }
+    r = pci_add_device(&m->pci, AHCI_SLOT, &m->ahci->pci);
+    if (r < 0)
+        snprintf(err, errlen, "--cdrom: cannot add the AHCI controller: %s", strerror(-r));
+    return r;
+}
+
+int machine_change_cdrom(struct machine *m, const char *path, bool force, char *err, size_t errlen)
+{
+    if (!m->ahci) {
+        snprintf(err, errlen, "the VM has no CD-ROM drive (start it with --cdrom FILE or --cdrom none)");
+        return -ENODEV;
+    }
+    return ahci_change_cdrom(m->ahci, CDROM_PORT, path, force, err, errlen);
+}
+
 /* --vga virtio: virtio-gpu in the std VGA's slot. Its transfers copy whole
  * screens, so it gets interrupts and an I/O thread of its own, as a disk
  * does. The guest reports what it drew; the console's refresh only gives a
@@ -636,6 +681,8 @@ struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void 
         if (add_disk(m, i, cfg->disks[i], err, errlen) < 0)
             goto fail;
     }
+    if (cfg->cdrom && add_ahci(m, err, errlen) < 0)
+        goto fail;
     m->com1_chr = chardev_new(cfg->serial, m->com1, quit, quit_opaque, err, errlen);
     if (!m->com1_chr)
         goto fail;
@@ -705,6 +752,7 @@ void machine_free(struct machine *m)
             virtio_blk_free(m->disks[i]);
         virtio_input_free(m->vkbd);
         virtio_input_free(m->vtablet);
+        ahci_free(m->ahci);
     }
     input_destroy(&m->input);
     if (m->bios)

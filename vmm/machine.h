@@ -9,6 +9,7 @@
 #include "core/input.h"
 #include "core/vm.h"
 #include "fw/fw_cfg.h"
+#include "hw/ahci.h"
 #include "hw/debug_exit.h"
 #include "hw/i8042.h"
 #include "hw/pm.h"
@@ -40,6 +41,7 @@ struct machine_config {
     const char *const *disks;   /* "FILE[,format=raw][,readonly]", NULL-terminated */
     enum machine_vga vga;
     bool virtio_input;          /* a virtio keyboard and tablet beside PS/2 */
+    const char *cdrom;          /* ISO image, "none" for an empty drive, NULL: no AHCI */
 };
 
 struct machine {
@@ -61,6 +63,7 @@ struct machine {
     struct vm_msi_group *gpu_msi;   /* owned: its interrupts */
     struct input input;         /* routes front ends' events to the devices */
     struct virtio_input *vkbd, *vtablet;    /* owned; NULL without virtio input */
+    struct ahci *ahci;          /* owned; NULL without a CD-ROM drive */
     int debugcon_fd;
 
     uint8_t *bios;              /* owned mapping of the firmware image */
@@ -80,6 +83,10 @@ void machine_free(struct machine *m);
 int machine_start(struct machine *m);
 /* Presses the ACPI power button: a guest with ACPI shuts down. */
 void machine_power_button(struct machine *m);
+/* Puts the image at path in the CD-ROM drive, or ejects the disc for NULL;
+ * -EBUSY while the guest locks the tray unless force, -ENODEV without a
+ * drive, else 0 or -errno; err says why. Any thread. */
+int machine_change_cdrom(struct machine *m, const char *path, bool force, char *err, size_t errlen);
 /* The console of the graphics card, NULL without one. */
 struct console *machine_console(struct machine *m);
 /* Writes the display's picture to path as PNG: 0, -ENODEV when the machine

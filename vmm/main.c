@@ -438,6 +438,65 @@ static bool cmd_query_input(void *opaque, JsonObject *args, JsonBuilder *b, GErr
     return true;
 }
 
+/* force: whether a tray the guest has locked is opened anyway. */
+static bool force_member(JsonObject *args, bool *force, GError **error)
+{
+    JsonNode *n = args ? json_object_get_member(args, "force") : NULL;
+
+    *force = false;
+    if (!n)
+        return true;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_INVALID_ARGUMENT, "'force' must be true or false");
+        return false;
+    }
+    *force = json_node_get_boolean(n);
+    return true;
+}
+
+static bool cdrom_result(int r, const char *err, GError **error)
+{
+    if (r == 0)
+        return true;
+    g_set_error(error, CONTROL_ERROR,
+                r == -EBUSY ? CONTROL_ERROR_WRONG_STATE : r == -ENODEV ? CONTROL_ERROR_GENERIC
+                                                                       : CONTROL_ERROR_INVALID_ARGUMENT,
+                "%s", err);
+    return false;
+}
+
+/* change-cdrom {"file", "force"}: another disc in the CD-ROM drive; the
+ * guest sees a media change. */
+static bool cmd_change_cdrom(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+    JsonNode *file = args ? json_object_get_member(args, "file") : NULL;
+    bool force;
+    char err[512];
+
+    if (!file || !JSON_NODE_HOLDS_VALUE(file) || json_node_get_value_type(file) != G_TYPE_STRING ||
+        !*json_node_get_string(file)) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_INVALID_ARGUMENT,
+                    "'file' must be the path of an ISO image");
+        return false;
+    }
+    if (!force_member(args, &force, error))
+        return false;
+    return cdrom_result(machine_change_cdrom(app->machine, json_node_get_string(file), force, err, sizeof(err)),
+                        err, error);
+}
+
+static bool cmd_eject_cdrom(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+    bool force;
+    char err[512];
+
+    if (!force_member(args, &force, error))
+        return false;
+    return cdrom_result(machine_change_cdrom(app->machine, NULL, force, err, sizeof(err)), err, error);
+}
+
 static const struct control_cmd commands[] = {
     { "query-status", cmd_query_status },
     { "query-version", cmd_query_version },
@@ -453,6 +512,8 @@ static const struct control_cmd commands[] = {
     { "resize-display", cmd_resize_display },
     { "open-window", cmd_open_window },
     { "close-window", cmd_close_window },
+    { "change-cdrom", cmd_change_cdrom },
+    { "eject-cdrom", cmd_eject_cdrom },
     { NULL, NULL },
 };
 
@@ -461,7 +522,7 @@ static const struct control_cmd commands[] = {
 static char *opt_memory = "512M", *opt_kernel, *opt_initrd, *opt_append, *opt_firmware;
 static char *opt_serial = "stdio", *opt_display = "none", *opt_control, *opt_name;
 static char *opt_accel = "kvm", *opt_debugcon, *opt_vga, *opt_spice;
-static char **opt_disks, *opt_input;
+static char **opt_disks, *opt_input, *opt_cdrom;
 static int opt_cpus = 1;
 static gboolean opt_no_reboot, opt_verbose, opt_version, opt_sync_teardown;
 
@@ -474,6 +535,8 @@ static const GOptionEntry entries[] = {
     { "firmware", 0, 0, G_OPTION_ARG_FILENAME, &opt_firmware, "BIOS image (default " NOOK_SEABIOS ")", "FILE" },
     { "disk", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_disks,
       "A virtio-blk disk: FILE[,format=raw][,readonly] (repeatable)", "SPEC" },
+    { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &opt_cdrom,
+      "A DVD-ROM drive on an AHCI controller holding this ISO image, or none for an empty drive", "FILE" },
     { "serial", 0, 0, G_OPTION_ARG_STRING, &opt_serial, "COM1: stdio, none, file:PATH or unix:PATH", "SPEC" },
     { "display", 0, 0, G_OPTION_ARG_STRING, &opt_display, "Display: none, sdl (a window) or spice", "KIND" },
     { "spice", 0, 0, G_OPTION_ARG_STRING, &opt_spice,
@@ -603,6 +666,7 @@ int main(int argc, char **argv)
     cfg.debugcon = opt_debugcon;
     cfg.no_reboot = opt_no_reboot;
     cfg.disks = (const char *const *)opt_disks;
+    cfg.cdrom = opt_cdrom;
     app.name = opt_name ? g_strdup(opt_name) : g_strdup_printf("vm-%d", (int)getpid());
     if (!valid_name(app.name))
         return config_error("--name '%s': use letters, digits, '-', '_' and '.'", app.name);

@@ -212,6 +212,7 @@ int main(int argc, char **argv)
     g_option_context_set_summary(ctx,
         "Commands: status, pause, resume, reset, quit, version, events (follow events),\n"
         "screendump FILE (the screen as PNG), send-key KEYS (such as ctrl-alt-delete),\n"
+        "change-cdrom FILE [force=true], eject-cdrom [force=true],\n"
         "or any control-protocol command name (send-pointer x=N y=N, query-input, ...)\n"
         "such as query-status.");
     if (!g_option_context_parse(ctx, &argc, &argv, &error))
@@ -226,6 +227,12 @@ int main(int argc, char **argv)
     events = strcmp(cmd, "events") == 0;
     /* screendump FILE: the path is the VMM's to open, so it goes absolute. */
     if (strcmp(cmd, "screendump") == 0 && argc == 3 && !strchr(argv[2], '=')) {
+        g_autofree char *abs = g_canonicalize_filename(argv[2], NULL);
+
+        file_arg = g_strconcat("file=", abs, NULL);
+        argv[2] = file_arg;
+    }
+    if (strcmp(cmd, "change-cdrom") == 0 && argc >= 3 && !strchr(argv[2], '=')) {
         g_autofree char *abs = g_canonicalize_filename(argv[2], NULL);
 
         file_arg = g_strconcat("file=", abs, NULL);

@@ -371,7 +371,51 @@ def virtio_gpu_seeds():
         bytes([6, 1]), gpu_create(1, GPU_B8G8R8X8, 16, 16), bytes([8]), GPU_LOOK]))
 
 
+# ---- fuzz-ahci: op & 7 = 0 register write (u16 offset, size, u64 value),
+# 1 read, 2 RAM store (u16 address, u8 length, bytes), 3 PCI config write
+# (u8 offset, size, u32), 4 disc change, 5 bring-up (u16 CLB, u16 FB),
+# 6 issue (u32 PxCI), 7 reset
+
+
+def ahci_ram(at, blob):
+    out = b""
+    for i in range(0, len(blob), 255):
+        part = blob[i:i + 255]
+        out += bytes([2]) + struct.pack("<HB", at + i, len(part)) + part
+    return out
+
+
+def ahci_command(ct, ata, cdb=b"", prds=()):
+    header = struct.pack("<IIII", 5 | (0x20 if cdb else 0) | len(prds) << 16, 0, ct, 0) + bytes(16)
+    fis = bytes([0x27, 0x80, ata, 1]) + bytes(60)
+    table = fis + cdb.ljust(16, b"\0") + bytes(48)
+    for addr, length in prds:
+        table += struct.pack("<IIII", addr, 0, 0, length - 1)
+    return ahci_ram(0x0000, header) + ahci_ram(ct, table)
+
+
+def ahci_seeds():
+    up = bytes([5]) + struct.pack("<HH", 0x0000, 0x0400)
+    issue = bytes([6]) + struct.pack("<I", 1)
+    read10 = bytes([0x28, 0, 0, 0, 0, 1, 0, 0, 2]) + bytes(3)
+    write("ahci", "read10-3prd", up + ahci_command(0x800, 0xa0, read10,
+          [(0x2000, 1000), (0x3000, 2000), (0x5000, 1096)]) + issue)
+    write("ahci", "identify", up + ahci_command(0x800, 0xa1, b"", [(0x2000, 512)]) + issue)
+    cmds = [bytes([0x12, 0, 0, 0, 96]), bytes([0x25]), bytes([0x43, 2, 0, 0, 0, 0, 0, 0, 100]),
+            bytes([0x46, 0, 0, 0, 0, 0, 0, 0, 200]), bytes([0x5a, 0, 0x3f, 0, 0, 0, 0, 0, 100]),
+            bytes([0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8]), bytes([0x51, 0, 0, 0, 0, 0, 0, 0, 34]),
+            bytes([0x03, 0, 0, 0, 18]), bytes([0x1b, 0, 0, 0, 2]), bytes([0xbd, 0, 0, 0, 0, 0, 0, 0, 0, 8])]
+    out = up
+    for c in cmds:
+        out += ahci_command(0x800, 0xa0, c.ljust(12, b"\0"), [(0x2000, 256)]) + issue
+    write("ahci", "packets", out + bytes([4, 1]) + issue + bytes([7]))
+    msi = (bytes([3, 0x84, 2]) + struct.pack("<I", 0xfee00000) + bytes([3, 0x82, 1]) + struct.pack("<I", 1))
+    write("ahci", "msi-outside", msi + up + ahci_command(0x800, 0xa0, read10, [(0xfff000, 4096)]) + issue +
+          bytes([0]) + struct.pack("<HBQ", 0x12c, 2, 1) + bytes([0]) + struct.pack("<HBQ", 0x12c, 2, 0))
+
+
 def main():
+    ahci_seeds()
     vga_seeds()
     bus_seeds()
     serial_seeds()

@@ -4,7 +4,7 @@
 Usage: check.py CHECK RESULT.json
 CHECK is one of: l1-kvm, l2-boot, memory, clock, rtc, disk, disk-readonly,
 reboot, poweroff, power-button, firmware, reboot-no-reboot, display-console,
-display-resize, input-keyboard, input-tablet. Exits 0 (pass), 1 (fail, with what went wrong and the end
+display-resize, input-keyboard, input-tablet, cdrom. Exits 0 (pass), 1 (fail, with what went wrong and the end
 of L2's console) or 77 (skip: the run could not happen on this machine, or
 a tool a check needs is missing).
 """
@@ -923,6 +923,64 @@ def check_input_keyboard(run):
     need_no_trouble(run)
 
 
+# libata's words for a command that failed or a link it had to reset.
+ATA_TROUBLE = re.compile(r"exception Emask|failed command|hard resetting link|"
+                         r"SError: |timeout|revalidation failed|link is slow to respond|"
+                         r"I/O error|sr0: CDROM not ready")
+
+
+def check_cdrom(run):
+    """The DVD-ROM drive on AHCI (nook-vmm --cdrom): L2's ahci and sr_mod
+    find it, and the disc reads back as the ISO made on the host, raw and
+    through ISO 9660."""
+    disc = run.result.get("cdrom")
+    if not disc:
+        raise Failure("the run gave L2 no CD-ROM (nested.py --l1 cdrom)")
+    l2_init(run)
+    l2 = run.l2()
+    failed = [s.split()[-1] for _, s in l2 if s.startswith("NESTED-L2-INSMOD-FAILED")]
+    need(not failed, "L2 loaded scsi_common, scsi_mod, libata, libahci, ahci, cdrom, sr_mod "
+         "and isofs" + (f" (not: {', '.join(failed)})" if failed else ""))
+    _, ahci = run.find(l2, r"ahci \S+: AHCI (\S+) (\d+) slots (\d+) ports .*")
+    need(ahci is not None, "ahci took the controller"
+         + (f": {ahci.group(0)}" if ahci else ""))
+    _, atapi = run.find(l2, r"ata\d+\.00: ATAPI: (.*)")
+    need(atapi is not None, "libata found an ATAPI device" + (f": {atapi.group(1)}" if atapi else ""))
+    _, info = run.marker(l2, "NESTED-L2-CDROM-INFO")
+    if info is None:
+        _, devs = run.find(l2, r"NESTED-L2-CDROM-DEVICES (.*)")
+        said = [s for _, s in l2 if re.search(r"\bata\d|ahci|scsi|sr0|sr \d", s)
+                and not s.startswith("NESTED-")]
+        raise Failure(f"L2 has no /dev/sr0 (block devices: {devs.group(1).strip() if devs else '?'})"
+                      + "".join(f"\n  the kernel said: {s}" for s in said[-12:]))
+    ok(f"L2 has /dev/sr0: {info.get('vendor')} {info.get('model')}, SCSI type {info.get('type')}")
+    need(info.get("type") == "5", "it is a CD/DVD device (SCSI type 5)")
+    need(info.get("size") == str(disc["iso_bytes"]),
+         f"/dev/sr0 has the ISO's size, {disc['iso_bytes']} bytes (L2 sees {info.get('size')})")
+    need(info.get("ro") == "1", f"/dev/sr0 is read-only (ro={info.get('ro')})")
+    _, raw = run.marker(l2, "NESTED-L2-CDROM-RAW")
+    need(raw is not None and raw.get("sha256") == disc["iso_sha256"],
+         f"the whole of /dev/sr0 reads as the ISO (sha256 {raw.get('sha256') if raw else '?'}, "
+         f"the ISO {disc['iso_sha256']})")
+    _, mount = run.marker(l2, "NESTED-L2-CDROM-MOUNT")
+    need(mount is not None and mount.get("status") == "0",
+         "L2 mounted /dev/sr0 as iso9660"
+         + (f" (status {mount.get('status')}, {mount.get('error')})" if mount else ""))
+    _, f = run.marker(l2, "NESTED-L2-CDROM-FILE")
+    need(f is not None and f.get("sha256") == disc["file_sha256"],
+         f"{disc['file']} on it has the sha256 of the file put in the ISO "
+         f"({f.get('sha256') if f else '?'}, want {disc['file_sha256']})")
+    _, irq = run.find(l2, r"^NESTED-L2-CDROM-IRQ (.*)")
+    if irq:
+        print(f"L2's /proc/interrupts: {irq.group(1).replace('_', ' ')}")
+    need(irq is not None and "MSI" in irq.group(1),
+         "the controller interrupts through MSI")
+    trouble = [s for _, s in l2 if ATA_TROUBLE.search(s) and not s.startswith("NESTED-")]
+    need(not trouble, "libata and sr report no failed commands or link resets"
+         + "".join(f"\n  the kernel said: {s}" for s in trouble[:10]))
+    need_no_trouble(run)
+
+
 CHECKS = {
     "l1-kvm": check_l1_kvm,
     "l2-boot": check_l2_boot,
@@ -940,6 +998,7 @@ CHECKS = {
     "display-resize": check_display_resize,
     "input-keyboard": check_input_keyboard,
     "input-tablet": check_input_tablet,
+    "cdrom": check_cdrom,
 }
 
 

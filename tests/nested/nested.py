@@ -80,6 +80,20 @@ L2_VGA_MODULES = {
 # from L2_MODULES. Only the configurations with a card carry it.
 L2_INPUT_MODULES = ["drivers/virtio/virtio_input.ko"]
 
+# The cdrom step (--l1 cdrom): AHCI, the SCSI CD-ROM driver and ISO 9660,
+# in the order of the modules' depends=. Only that configuration carries
+# them.
+L2_CDROM_MODULES = [
+    "drivers/scsi/scsi_common.ko",
+    "drivers/scsi/scsi_mod.ko",
+    "drivers/ata/libata.ko",
+    "drivers/ata/libahci.ko",
+    "drivers/ata/ahci.ko",
+    "drivers/cdrom/cdrom.ko",
+    "drivers/scsi/sr_mod.ko",
+    "fs/isofs/isofs.ko",
+]
+
 # QEMU's RAM for L1: L2's memory plus an uncompressed initramfs of up to
 # 80 MiB (the PVH kernel, or QEMU and its libraries), held twice while the
 # kernel unpacks it.
@@ -134,7 +148,7 @@ def unpack_kernel(out, deb, wanted_modules=None, subdir="linux"):
     is 400 MB of modules nobody here loads). Returns (bzImage path,
     {module path in the package: path})."""
     if wanted_modules is None:
-        wanted_modules = KVM_MODULES + L2_MODULES + L2_INPUT_MODULES
+        wanted_modules = KVM_MODULES + L2_MODULES + L2_INPUT_MODULES + L2_CDROM_MODULES
         for mods in L2_VGA_MODULES.values():
             wanted_modules += [m for m in mods if m not in wanted_modules]
     dest = os.path.join(out, subdir)
@@ -293,11 +307,12 @@ def base_root(busybox, init):
     return c
 
 
-def build_l2_initramfs(busybox, exit_port, modules, vga="none", input_events=None):
+def build_l2_initramfs(busybox, exit_port, modules, vga="none", input_events=None, cdrom=False):
     c = base_root(busybox, os.path.join(HERE, "l2-init"))
     c.copy("bin/exit-port", exit_port, 0o755)
     with_input = vga != "none"
-    for m in L2_MODULES + L2_VGA_MODULES[vga] + (L2_INPUT_MODULES if with_input else []):
+    for m in L2_MODULES + L2_VGA_MODULES[vga] + (L2_INPUT_MODULES if with_input else []) + \
+            (L2_CDROM_MODULES if cdrom else []):
         c.file(f"lib/modules/{os.path.basename(m)}", module_bytes(modules[m]))
     if with_input and input_events:
         c.copy("bin/input-events", input_events, 0o755)
@@ -382,7 +397,7 @@ QEMU_VGA_FILES = {
 
 
 def build_l1_initramfs(busybox, vmm, nookctl, l2_kernel, modules, l2_initramfs,
-                       boot_disk=None, firmware=None, vga="none"):
+                       boot_disk=None, firmware=None, vga="none", cdrom_iso=None):
     """vmm is nook-vmm, or QEMU for a reference run. L2 boots from
     l2_kernel and l2_initramfs, or from boot_disk through firmware."""
     c = base_root(busybox, os.path.join(HERE, "l1-init"))
@@ -412,12 +427,43 @@ def build_l1_initramfs(busybox, vmm, nookctl, l2_kernel, modules, l2_initramfs,
     for lib in libs:
         # Same paths as on the host, so the loader's built-in search finds them.
         c.copy(lib, os.path.realpath(lib), 0o755)
+    if cdrom_iso:
+        c.copy("l2/cd.iso", cdrom_iso, 0o644)
     if boot_disk:
         c.copy("l2/boot.img", boot_disk, 0o644)
     else:
         c.copy("l2/kernel", l2_kernel, 0o644)
         c.file("l2/initrd.cpio", l2_initramfs)
     return c.finish()
+
+
+# ---- the disc of the cdrom step ----
+
+CDROM_FILE = "data.bin"
+
+
+def build_cdrom_iso(out, config):
+    """An ISO 9660 image (not a hybrid one) holding CDROM_FILE, 300 KiB of
+    bytes that are the same in every run; returns its path and what L2 must
+    find: the image's size and sha256, and the file's sha256."""
+    if not shutil.which("xorriso"):
+        raise Skip("xorriso is not installed (package xorriso; tests/setup-debian.sh nested)")
+    src = os.path.join(out, config + "-cd")
+    shutil.rmtree(src, ignore_errors=True)
+    os.makedirs(src)
+    data = b"".join(hashlib.sha256(b"nook cdrom %d" % i).digest() for i in range(300 * 1024 // 32))
+    with open(os.path.join(src, CDROM_FILE), "wb") as f:
+        f.write(data)
+    iso = os.path.join(out, config + "-cd.iso")
+    r = subprocess.run(["xorriso", "-as", "mkisofs", "-R", "-V", "NOOKCD", "-o", iso, src],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"xorriso failed: {r.stderr.strip()[-300:]}")
+    shutil.rmtree(src)
+    image = open(iso, "rb").read()
+    return iso, {"file": CDROM_FILE, "iso_bytes": len(image),
+                 "iso_sha256": hashlib.sha256(image).hexdigest(),
+                 "file_sha256": hashlib.sha256(data).hexdigest()}
 
 
 # ---- the L0 run ----
@@ -611,8 +657,12 @@ def run(args):
         deb = kernel_deb(out)
         bzimage, modules = unpack_kernel(out, deb)
         vmlinux = extract_vmlinux(bzimage, os.path.join(out, "linux", "vmlinux"))
+        cdrom = "cdrom" in (args.l1 or "").split(",")
         l2 = build_l2_initramfs(busybox, args.exit_port, modules, args.l2_vga,
-                                args.input_events)
+                                args.input_events, cdrom)
+        cdrom_iso = None
+        if cdrom:
+            cdrom_iso, result["cdrom"] = build_cdrom_iso(out, args.config)
         l2_kernel = vmlinux if args.l2_boot == "pvh" else bzimage
         vmm = args.vmm if args.l2_vmm == "nook" else shutil.which(args.qemu)
         boot_disk = firmware = None
@@ -625,7 +675,7 @@ def run(args):
             boot_disk = build_boot_disk(os.path.join(out, args.config + "-boot.img"),
                                         bzimage, l2, append)
         l1 = build_l1_initramfs(busybox, vmm, args.nookctl, l2_kernel, modules, l2,
-                                boot_disk, firmware, args.l2_vga)
+                                boot_disk, firmware, args.l2_vga, cdrom_iso)
         # Uncompressed: unpacking gzip in L1 would cost seconds of TCG time,
         # and most of the bytes are the already-compressed bzImage.
         initrd = os.path.join(out, args.config + "-l1.cpio")
@@ -694,7 +744,8 @@ def main():
                    "instead of passing --no-reboot), screen (give L2 a mailbox disk; when "
                    "L2 marks it, take a screendump, send it here and ask for another display "
                    "size), input (once L2 marks the mailbox, ask nook-vmm which devices get "
-                   "input, send a pointer move and clicks and keys)")
+                   "input, send a pointer move and clicks and keys), cdrom (give L2 a DVD-ROM "
+                   "drive on AHCI holding an ISO made here)")
     # A run takes 20-45 s on a 2-core host (disk, with two L2 boots, up to
     # 60 s); these bound a hang so that the nine configurations stay under
     # twelve minutes even if every one of them hangs.
