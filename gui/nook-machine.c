@@ -1077,18 +1077,13 @@ nook_machine_build_argv (NookMachine  *self,
       builder_take (b, g_strdup_printf ("--firmware=%s", ovmf));
     }
 
-  /* nook-vmm has no CD-ROM drive yet: the installer image is a read-only
-   * disk ahead of the machine's own, which SeaBIOS boots from for hybrid
-   * ISOs. */
+  /* The installer image goes in the DVD-ROM drive, which SeaBIOS boots
+   * from (El Torito) while the machine's own disk is still blank. */
   if (self->cdrom)
     {
       g_autofree char *p = nook_machine_resolve_path (self, self->cdrom);
-      char *spec = disk_spec (p, "raw", TRUE, error);
 
-      if (!spec)
-        return NULL;
-      g_strv_builder_add (b, "--disk");
-      builder_take (b, spec);
+      builder_take (b, g_strdup_printf ("--cdrom=%s", p));
     }
   if (self->disk_path)
     {

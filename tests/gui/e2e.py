@@ -2,8 +2,9 @@
 """End to end: the nook app under Xvfb, driven the way a person drives it.
 
 An installer ISO with a volume id osinfo-db knows (made here with xorriso,
-with the demo boot sector as its hybrid MBR so SeaBIOS boots it) is dragged
-from another X client onto Nook's window with xdotool, through XDND. The
+with the demo boot sector as its El Torito boot image, so SeaBIOS boots it
+from the DVD-ROM drive) is dragged from another X client onto Nook's window
+with xdotool, through XDND. The
 wizard must name the detected OS; Create makes the machine; Start shows the
 guest's screen in the window, where OCR reads SeaBIOS's banner; Pause,
 Resume and Power Off must change the state the window shows, and the
@@ -14,6 +15,7 @@ Screenshots of each step stay in the artifact folder.
 Run under dbus-run-session and xvfb-run (tests/gui/meson.build does)."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -186,26 +188,22 @@ def window_geometry(title):
 
 
 def make_iso(work, top):
-    """A Debian-looking installer ISO whose MBR is the demo boot sector."""
+    """A Debian-looking installer ISO that boots like one, through its El
+    Torito record (no emulation), whose boot image is the demo boot sector:
+    SeaBIOS loads it from the DVD-ROM drive at 0x7c00 as from a disk."""
     root = os.path.join(work, "iso-root")
     os.makedirs(os.path.join(root, "isolinux"))
     with open(os.path.join(root, "README.TXT"), "w") as f:
         f.write("Nook test image\n")
-    # An El Torito entry: libosinfo only looks at bootable media.
-    with open(os.path.join(root, "isolinux", "boot.img"), "wb") as f:
-        f.write(bytes(2048))
-    # SeaBIOS gives a disk of less than one cylinder (16 heads of 63
-    # sectors) no geometry, and then cannot read it.
-    with open(os.path.join(root, "pool.bin"), "wb") as f:
-        f.truncate(2 << 20)
-    run("as", "--32", "-o", os.path.join(work, "boot.o"), os.path.join(top, "data", "demo", "boot.S"))
-    mbr = os.path.join(work, "mbr.bin")
-    run("ld", "-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary", "-o", mbr,
-        os.path.join(work, "boot.o"))
+    boot_o = os.path.join(work, "boot.o")
+    boot = os.path.join(root, "isolinux", "boot.img")
+    run("as", "--32", "-o", boot_o, os.path.join(top, "data", "demo", "boot.S"))
+    run("ld", "-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary", "-o", boot, boot_o)
+    with open(boot, "r+b") as f:
+        f.truncate(2048)
     iso = os.path.join(work, "debian-11.7.0-amd64-netinst.iso")
     run("xorriso", "-as", "mkisofs", "-quiet", "-V", VOLID, "-o", iso,
-        "-b", "isolinux/boot.img", "-no-emul-boot", "-boot-load-size", "4",
-        "-G", mbr, root)
+        "-b", "isolinux/boot.img", "-no-emul-boot", "-boot-load-size", "4", root)
     return iso
 
 
@@ -341,8 +339,12 @@ def main():
         ok("Start opened the view, which shows the guest's screen: OCR reads 'SeaBIOS'")
 
         # A click gives the guest the keyboard; the demo boot sector echoes.
-        wait(lambda: "from the Nook demo machine" in screen.text(screen.shot("greeting"), "^Nook$"),
-             "the demo boot sector's greeting", 60, step=2)
+        greeting = wait(lambda: (lambda t: t if "from the Nook demo machine" in t else None)(
+            screen.text(screen.shot("greeting"), "^Nook$")), "the demo boot sector's greeting", 60, step=2)
+        # tesseract reads this font's V as U now and then.
+        if not re.search(r"from D[VU]D/CD", greeting):
+            raise Failure(f"SeaBIOS did not say it booted from the DVD-ROM drive; tesseract read:\n{greeting}")
+        ok("SeaBIOS booted the ISO from the DVD-ROM drive: the demo boot sector greets")
         _, nx, ny, nw, nh = window_geometry("^Nook$")
         run("xdotool", "mousemove", str(nx + nw // 2), str(ny + nh * 3 // 4), "click", "1")
         time.sleep(0.5)

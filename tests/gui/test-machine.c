@@ -209,14 +209,20 @@ test_argv (void)
   g_assert_true (g_strv_contains ((const char * const *) argv, "--display=spice"));
   g_assert_true (g_strv_contains ((const char * const *) argv, spice));
   g_assert_true (g_strv_contains ((const char * const *) argv, serial));
-  /* The installer first, so that the firmware boots it. */
-  g_assert_nonnull (strstr (joined, "--disk /srv/debian.iso,format=raw,readonly --disk "));
+  /* The installer in the DVD-ROM drive, the disk on virtio-blk. */
+  g_assert_true (g_strv_contains ((const char * const *) argv, "--cdrom=/srv/debian.iso"));
+  g_assert_null (strstr (joined, "--disk /srv/debian.iso"));
   g_assert_true (strv_has_seq (argv, "--disk", disk_spec));
   g_assert_null (strstr (joined, "--firmware"));
 
-  /* A comma in a path cannot go through --disk. */
+  /* --cdrom takes the path whole, commas and all; --disk cannot. */
   g_clear_pointer (&argv, g_strfreev);
   nook_machine_set_cdrom (m, "/srv/a,b.iso");
+  argv = nook_machine_build_argv (m, "/usr/bin/nook-vmm", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_strv_contains ((const char * const *) argv, "--cdrom=/srv/a,b.iso"));
+  g_clear_pointer (&argv, g_strfreev);
+  nook_machine_set_disk (m, "/srv/c,d.img", "raw", FALSE);
   argv = nook_machine_build_argv (m, "/usr/bin/nook-vmm", &error);
   g_assert_null (argv);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME);
