@@ -133,7 +133,7 @@ update_notice (NookMachineSettings *self)
     {
       adw_preferences_group_set_title (self->notice_group, _("The Machine Is Running"));
       adw_preferences_group_set_description (self->notice_group,
-                                             _("Changes are saved at once and apply the next time it starts."));
+                                             _("Changes are saved at once and apply the next time it starts; a disc goes in its drive at once."));
     }
   gtk_widget_set_visible (GTK_WIDGET (self->notice_group), broken || nook_machine_is_active (self->machine));
   for (guint i = 0; i < G_N_ELEMENTS (groups); i++)
@@ -308,6 +308,8 @@ on_readonly_changed (NookMachineSettings *self)
   commit (self, &before);
 }
 
+static void change_disc_now (NookMachineSettings *self);
+
 static void
 on_eject (NookMachineSettings *self)
 {
@@ -315,7 +317,35 @@ on_eject (NookMachineSettings *self)
 
   snapshot_take (&before, self->machine);
   nook_machine_set_cdrom (self->machine, NULL);
-  commit (self, &before);
+  if (commit (self, &before))
+    change_disc_now (self);
+}
+
+static void
+on_disc_changed (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(NookMachineSettings) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!nook_machine_execute_finish (NOOK_MACHINE (source), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_autofree char *msg = g_strdup_printf (_("The disc is changed from the next start: %s"), error->message);
+
+      show_message (self, msg);
+    }
+}
+
+/* A running machine gets the new disc, or none, in its drive at once. */
+static void
+change_disc_now (NookMachineSettings *self)
+{
+  NookMachineState state = nook_machine_get_state (self->machine);
+
+  if (state == NOOK_MACHINE_STATE_RUNNING || state == NOOK_MACHINE_STATE_PAUSED)
+    nook_machine_change_disc (self->machine, NULL, on_disc_changed, g_object_ref (self));
 }
 
 /* ---- chosen files ---- */
@@ -437,7 +467,10 @@ nook_machine_settings_set_cdrom_file (NookMachineSettings *self,
 
   snapshot_take (&before, self->machine);
   nook_machine_set_cdrom (self->machine, path);
-  return commit (self, &before);
+  if (!commit (self, &before))
+    return FALSE;
+  change_disc_now (self);
+  return TRUE;
 }
 
 static void

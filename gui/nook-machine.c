@@ -1323,6 +1323,49 @@ nook_machine_execute (NookMachine         *self,
   nook_machine_process_execute (self->process, command, NULL, cancellable, on_executed, g_steal_pointer (&task));
 }
 
+/**
+ * nook_machine_change_disc:
+ *
+ * Puts the machine's CD-ROM image (nook_machine_get_cdrom(), or none) in
+ * the running nook-vmm's DVD-ROM drive, as a person swaps discs: the guest
+ * sees a media change. Fails (finish with nook_machine_execute_finish())
+ * when the machine is not running or the guest has locked the tray; the
+ * image is then used from the next start.
+ */
+void
+nook_machine_change_disc (NookMachine         *self,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
+  g_autoptr(JsonNode) args = NULL;
+
+  g_return_if_fail (NOOK_IS_MACHINE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, nook_machine_execute);
+  if (!self->process || !nook_machine_process_is_connected (self->process))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, _("“%s” is not running"), self->name);
+      return;
+    }
+  if (self->cdrom)
+    {
+      g_autofree char *path = nook_machine_resolve_path (self, self->cdrom);
+
+      b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "file");
+      json_builder_add_string_value (b, path);
+      json_builder_end_object (b);
+      args = json_builder_get_root (b);
+    }
+  nook_machine_process_execute (self->process, self->cdrom ? "change-cdrom" : "eject-cdrom", args,
+                                cancellable, on_executed, g_steal_pointer (&task));
+}
+
 gboolean
 nook_machine_execute_finish (NookMachine   *self,
                              GAsyncResult  *result,

@@ -91,6 +91,10 @@ void              nook_machine_execute            (NookMachine         *self,
                                                    GCancellable        *cancellable,
                                                    GAsyncReadyCallback  callback,
                                                    gpointer             user_data);
+void              nook_machine_change_disc        (NookMachine         *self,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
 gboolean          nook_machine_execute_finish     (NookMachine   *self,
                                                    GAsyncResult  *result,
                                                    GError       **error);

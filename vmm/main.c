@@ -28,6 +28,8 @@ struct app {
     atomic_bool window_closed;
     GMainLoop *loop;
     char *name;
+    bool has_cdrom;
+    char *cdrom;                        /* the disc in the drive, NULL: empty */
     int status;
 };
 
@@ -184,6 +186,13 @@ static bool cmd_query_status(void *opaque, JsonObject *args, JsonBuilder *b, GEr
     reap_window(app);
     json_builder_set_member_name(b, "window");
     json_builder_add_boolean_value(b, app->sdl != NULL);
+    if (app->has_cdrom) {
+        json_builder_set_member_name(b, "cdrom");
+        if (app->cdrom)
+            json_builder_add_string_value(b, app->cdrom);
+        else
+            json_builder_add_null_value(b);
+    }
     return true;
 }
 
@@ -454,10 +463,14 @@ static bool force_member(JsonObject *args, bool *force, GError **error)
     return true;
 }
 
-static bool cdrom_result(int r, const char *err, GError **error)
+/* Notes which disc the drive holds after a change that worked. */
+static bool cdrom_result(struct app *app, const char *path, int r, const char *err, GError **error)
 {
-    if (r == 0)
+    if (r == 0) {
+        g_free(app->cdrom);
+        app->cdrom = g_strdup(path);
         return true;
+    }
     g_set_error(error, CONTROL_ERROR,
                 r == -EBUSY ? CONTROL_ERROR_WRONG_STATE : r == -ENODEV ? CONTROL_ERROR_GENERIC
                                                                        : CONTROL_ERROR_INVALID_ARGUMENT,
@@ -482,7 +495,8 @@ static bool cmd_change_cdrom(void *opaque, JsonObject *args, JsonBuilder *b, GEr
     }
     if (!force_member(args, &force, error))
         return false;
-    return cdrom_result(machine_change_cdrom(app->machine, json_node_get_string(file), force, err, sizeof(err)),
+    return cdrom_result(app, json_node_get_string(file),
+                        machine_change_cdrom(app->machine, json_node_get_string(file), force, err, sizeof(err)),
                         err, error);
 }
 
@@ -494,7 +508,7 @@ static bool cmd_eject_cdrom(void *opaque, JsonObject *args, JsonBuilder *b, GErr
 
     if (!force_member(args, &force, error))
         return false;
-    return cdrom_result(machine_change_cdrom(app->machine, NULL, force, err, sizeof(err)), err, error);
+    return cdrom_result(app, NULL, machine_change_cdrom(app->machine, NULL, force, err, sizeof(err)), err, error);
 }
 
 static const struct control_cmd commands[] = {
@@ -667,6 +681,8 @@ int main(int argc, char **argv)
     cfg.no_reboot = opt_no_reboot;
     cfg.disks = (const char *const *)opt_disks;
     cfg.cdrom = opt_cdrom;
+    app.has_cdrom = opt_cdrom != NULL;
+    app.cdrom = opt_cdrom && strcmp(opt_cdrom, "none") != 0 ? g_strdup(opt_cdrom) : NULL;
     app.name = opt_name ? g_strdup(opt_name) : g_strdup_printf("vm-%d", (int)getpid());
     if (!valid_name(app.name))
         return config_error("--name '%s': use letters, digits, '-', '_' and '.'", app.name);
@@ -769,6 +785,7 @@ int main(int argc, char **argv)
     g_source_remove(sighup);
     machine_free(app.machine);
     g_main_loop_unref(app.loop);
+    g_free(app.cdrom);
     g_free(app.name);
     fflush(stdout);
     return app.status;

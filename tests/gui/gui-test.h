@@ -7,6 +7,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <json-glib/json-glib.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,4 +338,36 @@ gui_test_execute_ok (NookMachine *m,
   g_assert_true (gui_test_wait (gui_test_reply_done, &r, 10));
   if (!r.ok)
     g_error ("%s: %s", command, r.error);
+}
+
+/* query-status straight on the control socket, as nookctl asks it: the
+ * reply's "return" object. */
+static inline JsonNode *
+gui_test_query_status (const char *control)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (control);
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GDataInputStream) input = NULL;
+  g_autoptr(GError) error = NULL;
+  static const char request[] = "{\"execute\":\"query-status\",\"id\":7}\n";
+  char *line;
+
+  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, &error);
+  g_assert_no_error (error);
+  input = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)), request,
+                             strlen (request), NULL, NULL, &error);
+  g_assert_no_error (error);
+  while ((line = g_data_input_stream_read_line_utf8 (input, NULL, NULL, &error)))
+    {
+      g_autofree char *owned = line;
+      g_autoptr(JsonNode) node = json_from_string (line, NULL);
+      JsonObject *obj = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+
+      if (obj && json_object_has_member (obj, "return") &&
+          json_object_get_int_member_with_default (obj, "id", 0) == 7)
+        return json_node_copy (json_object_get_member (obj, "return"));
+    }
+  g_error ("no answer to query-status on %s: %s", control, error ? error->message : "end of stream");
 }

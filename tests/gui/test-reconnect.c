@@ -102,35 +102,12 @@ wait_serial (NookMachine *m,
     g_error ("'%s' did not appear in %s", text, serial);
 }
 
-/* query-status straight on the control socket, as nookctl asks it. */
 static char *
 raw_status (const char *control)
 {
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (control);
-  g_autoptr(GSocketConnection) connection = NULL;
-  g_autoptr(GDataInputStream) input = NULL;
-  g_autoptr(GError) error = NULL;
-  static const char request[] = "{\"execute\":\"query-status\",\"id\":7}\n";
-  char *line;
+  g_autoptr(JsonNode) ret = gui_test_query_status (control);
 
-  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, &error);
-  g_assert_no_error (error);
-  input = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
-  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)), request,
-                             strlen (request), NULL, NULL, &error);
-  g_assert_no_error (error);
-  while ((line = g_data_input_stream_read_line_utf8 (input, NULL, NULL, &error)))
-    {
-      g_autofree char *owned = line;
-      g_autoptr(JsonNode) node = json_from_string (line, NULL);
-      JsonObject *obj = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-
-      if (obj && json_object_has_member (obj, "return") &&
-          json_object_get_int_member_with_default (obj, "id", 0) == 7)
-        return g_strdup (json_object_get_string_member (json_object_get_object_member (obj, "return"), "state"));
-    }
-  g_error ("no answer to query-status on %s: %s", control, error ? error->message : "end of stream");
+  return g_strdup (json_object_get_string_member (json_node_get_object (ret), "state"));
 }
 
 static void
