@@ -409,6 +409,16 @@ def ahci_seeds():
     for c in cmds:
         out += ahci_command(0x800, 0xa0, c.ljust(12, b"\0"), [(0x2000, 256)]) + issue
     write("ahci", "packets", out + bytes([4, 1]) + issue + bytes([7]))
+    # READ CD, READ CD MSF, READ DVD STRUCTURE (formats 0 and list), READ TRACK
+    # INFORMATION, READ FORMAT CAPACITIES, MODE SENSE(6).
+    mmc = [bytes([0xbe, 0x08, 0, 0, 0, 1, 0, 0, 2, 0x10]), bytes([0xb9, 0, 0, 0, 2, 1, 0, 2, 3, 0x10]),
+           bytes([0xad, 0, 0, 0, 0, 0, 0, 0x00, 0x08, 0x04]), bytes([0xad, 0, 0, 0, 0, 0, 0, 0xff, 0, 100]),
+           bytes([0x52, 1, 0, 0, 0, 1, 0, 0, 48]), bytes([0x23, 0, 0, 0, 0, 0, 0, 0, 12]),
+           bytes([0x1a, 0, 0x3f, 0, 255])]
+    out = up
+    for c in mmc:
+        out += ahci_command(0x800, 0xa0, c.ljust(12, b"\0"), [(0x2000, 0x1000), (0x4000, 0x1000)]) + issue
+    write("ahci", "packets-mmc", out + bytes([4, 0]) + issue)
     msi = (bytes([3, 0x84, 2]) + struct.pack("<I", 0xfee00000) + bytes([3, 0x82, 1]) + struct.pack("<I", 1))
     write("ahci", "msi-outside", msi + up + ahci_command(0x800, 0xa0, read10, [(0xfff000, 4096)]) + issue +
           bytes([0]) + struct.pack("<HBQ", 0x12c, 2, 1) + bytes([0]) + struct.pack("<HBQ", 0x12c, 2, 0))

@@ -1,7 +1,8 @@
 /* Unit tests for the AHCI controller and its ATAPI DVD-ROM drive against
  * fake guest memory, as a driver uses them: IDENTIFY PACKET DEVICE, INQUIRY,
- * READ CAPACITY, READ(10) into a PRDT of three scattered entries, sense after
- * errors, media changes, and what a hostile driver does (PRDT and command
+ * READ CAPACITY, READ(10) into a PRDT of three scattered entries, READ CD,
+ * DVD structures, track information, sense after errors, media changes,
+ * and what a hostile driver does (PRDT and command
  * tables outside RAM, reads past the end of the disc); interrupts through
  * PxIS/IS on INTx and MSI. */
 #include <fcntl.h>
@@ -504,6 +505,326 @@ static void test_toc_config_mode(struct fixture *f, gconstpointer data)
     g_assert_cmphex(packet(f, speed, 0, 0) & (1u << 30), ==, 0);
 }
 
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Empties the drive and takes the media change sense. */
+static void eject_disc(struct fixture *f)
+{
+    char err[256];
+
+    g_assert_cmpint(ahci_change_cdrom(f->a, 0, NULL, false, err, sizeof(err)), ==, 0);
+    g_assert_cmphex(sense(f), ==, 0x062800);
+}
+
+static void test_read_cd(struct fixture *f, gconstpointer data)
+{
+    /* User data of LBA 5-6, any sector type; then Mode 1 of LBA 7. */
+    const uint8_t any[12] = { 0xbe, 0, 0, 0, 0, 5, 0, 0, 2, 0x10 };
+    const uint8_t mode1[12] = { 0xbe, 0x08, 0, 0, 0, 7, 0, 0, 1, 0x10 };
+    /* 00:02:03 up to (not including) 00:02:05: LBA 3 and 4. */
+    const uint8_t msf[12] = { 0xb9, 0, 0, 0, 2, 3, 0, 2, 5, 0x10 };
+    const uint8_t nothing[12] = { 0xbe, 0, 0, 0, 0, 5, 0, 0, 2, 0x00 };
+    const uint8_t last[12] = { 0xbe, 0, 0, 0, 0, SECTORS - 1, 0, 0, 1, 0x10 };
+    const uint8_t *b = f->ram + BUF;
+
+    g_assert_cmphex(packet(f, any, BUF, 8192) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 4096);
+    for (unsigned i = 0; i < 4096; i++)
+        g_assert_cmphex(b[i], ==, pattern(5 * 2048 + i));
+    g_assert_cmphex(packet(f, mode1, BUF, 8192) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 2048);
+    g_assert_cmphex(b[100], ==, pattern(7 * 2048 + 100));
+    g_assert_cmphex(packet(f, msf, BUF, 8192) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 4096);
+    g_assert_cmphex(b[0], ==, pattern(3 * 2048));
+    g_assert_cmphex(b[4095], ==, pattern(5 * 2048 - 1));
+    g_assert_cmphex(packet(f, last, BUF, 8192) & (1u << 30), ==, 0);
+    g_assert_cmphex(b[2047], ==, pattern(SECTORS * 2048 - 1));
+    /* No field selected: GOOD, nothing moved. */
+    g_assert_cmphex(packet(f, nothing, BUF, 8192) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 0);
+
+    /* Only user data of Mode 1 sectors can be had. */
+    static const struct { uint8_t byte, value; uint32_t sense; } bad[] = {
+        { 9, 0xf8, 0x052400 },      /* sync, headers, user data, EDC/ECC */
+        { 9, 0x30, 0x052400 },      /* sector header */
+        { 9, 0x12, 0x052400 },      /* C2 error bits */
+        { 10, 0x01, 0x052400 },     /* raw subchannel */
+        { 10, 0x02, 0x052400 },     /* Q subchannel */
+        { 1, 0x18, 0x052400 },      /* reserved sector type 6 */
+        { 1, 0x1c, 0x052400 },      /* reserved sector type 7 */
+        { 1, 0x04, 0x056400 },      /* CD-DA */
+        { 1, 0x0c, 0x056400 },      /* Mode 2 formless */
+        { 1, 0x10, 0x056400 },      /* Mode 2 form 1 */
+        { 1, 0x14, 0x056400 },      /* Mode 2 form 2 */
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        uint8_t cdb[12];
+
+        memcpy(cdb, any, 12);
+        cdb[bad[i].byte] = bad[i].value;
+        g_assert_true(packet(f, cdb, BUF, 8192) & (1u << 30));
+        g_assert_cmpuint(prdbc(f), ==, 0);
+        g_assert_cmphex(sense(f), ==, bad[i].sense);
+    }
+
+    /* The range checks of READ(10), with a 24-bit length. */
+    const uint8_t past[12] = { 0xbe, 0, 0, 0, 0, SECTORS - 1, 0, 0, 2, 0x10 };
+    const uint8_t huge[12] = { 0xbe, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x10 };
+    const uint8_t far[12] = { 0xbe, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 1, 0x10 };
+    const uint8_t msf_past[12] = { 0xb9, 0, 0, 0, 2, 0, 0, 2, SECTORS + 1, 0x10 };
+    const uint8_t msf_pregap[12] = { 0xb9, 0, 0, 0, 1, 74, 0, 2, 1, 0x10 };
+    const uint8_t msf_backwards[12] = { 0xb9, 0, 0, 0, 2, 5, 0, 2, 3, 0x10 };
+    const uint8_t msf_frame[12] = { 0xb9, 0, 0, 0, 2, 75, 0, 2, 76, 0x10 };
+    const uint8_t msf_empty[12] = { 0xb9, 0, 0, 0, 2, 5, 0, 2, 5, 0x10 };
+
+    g_assert_true(packet(f, past, BUF, 8192) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x052100);
+    g_assert_true(packet(f, huge, BUF, 8192) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x052100);
+    g_assert_true(packet(f, far, BUF, 8192) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x052100);
+    g_assert_true(packet(f, msf_past, BUF, 8192) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x052100);
+    g_assert_true(packet(f, msf_pregap, BUF, 8192) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x052100);
+    g_assert_true(packet(f, msf_backwards, BUF, 8192) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x052400);
+    g_assert_true(packet(f, msf_frame, BUF, 8192) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x052400);
+    g_assert_cmphex(packet(f, msf_empty, BUF, 8192) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 0);
+
+    eject_disc(f);
+    g_assert_true(packet(f, any, BUF, 8192) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x023a01);
+    g_assert_true(packet(f, msf, BUF, 8192) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x023a01);
+}
+
+/* One sector more than a CD holds makes the image a DVD. */
+#define DVD_SECTORS (80u * 60 * 75 + 1)
+
+static void test_dvd_structure(struct fixture *f, gconstpointer data)
+{
+    const uint8_t phys[12] = { 0xad, 0, 0, 0, 0, 0, 0, 0x00, 0x10, 0x00 };
+    const uint8_t phys8[12] = { 0xad, 0, 0, 0, 0, 0, 0, 0x00, 0, 8 };
+    const uint8_t copyright[12] = { 0xad, 0, 0, 0, 0, 0, 0, 0x01, 0, 100 };
+    const uint8_t manufacturing[12] = { 0xad, 0, 0, 0, 0, 0, 0, 0x04, 0x10, 0x00 };
+    const uint8_t formats[12] = { 0xad, 0, 0, 0, 0, 0, 0, 0xff, 0, 100 };
+    const uint8_t formats6[12] = { 0xad, 0, 0, 0, 0, 0, 0, 0xff, 0, 6 };
+    const uint8_t *b = f->ram + BUF;
+    char path[64], err[256];
+    uint32_t end = 0x30000 + DVD_SECTORS - 1;
+    int fd;
+
+    /* A CD has no DVD structures, but the list is still there. */
+    g_assert_true(packet(f, phys, BUF, 4096) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x053002);
+    g_assert_cmphex(packet(f, formats, BUF, 4096) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 16);
+
+    strcpy(path, "/tmp/nook-ahci-dvd-XXXXXX");
+    fd = mkstemp(path);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, (off_t)DVD_SECTORS * 2048), ==, 0);
+    close(fd);
+    g_assert_cmpint(ahci_change_cdrom(f->a, 0, path, false, err, sizeof(err)), ==, 0);
+    unlink(path);
+    g_assert_cmphex(sense(f), ==, 0x062800);
+
+    memset(f->ram + BUF, 0xee, 4096);
+    g_assert_cmphex(packet(f, phys, BUF, 4096) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 2052);
+    g_assert_cmphex(b[0] << 8 | b[1], ==, 2050);
+    g_assert_cmphex(b[2] | b[3], ==, 0);
+    g_assert_cmphex(b[4], ==, 0x01);        /* DVD-ROM, part version 1 */
+    g_assert_cmphex(b[5], ==, 0x0f);        /* 120 mm, rate not specified */
+    g_assert_cmphex(b[6], ==, 0x01);        /* one layer, embossed */
+    g_assert_cmphex(b[7], ==, 0x00);
+    g_assert_cmphex(be32(b + 8), ==, 0x00030000);
+    g_assert_cmphex(be32(b + 12), ==, end);
+    g_assert_cmphex(be32(b + 16), ==, 0);
+    g_assert_cmphex(b[20], ==, 0);          /* no BCA */
+    g_assert_cmphex(b[2051], ==, 0);
+    g_assert_cmphex(b[2052], ==, 0xee);
+    g_assert_cmphex(packet(f, phys8, BUF, 4096) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 8);
+
+    memset(f->ram + BUF, 0xee, 4096);
+    g_assert_cmphex(packet(f, copyright, BUF, 4096) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 8);
+    g_assert_cmphex(b[0] << 8 | b[1], ==, 6);
+    g_assert_cmphex(be32(b + 4), ==, 0);    /* no protection, all regions */
+    g_assert_cmphex(b[8], ==, 0xee);
+
+    g_assert_cmphex(packet(f, manufacturing, BUF, 4096) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 2052);
+    g_assert_cmphex(b[0] << 8 | b[1], ==, 2050);
+    for (unsigned i = 4; i < 2052; i++)
+        g_assert_cmphex(b[i], ==, 0);
+
+    g_assert_cmphex(packet(f, formats, BUF, 4096) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 16);
+    {
+        static const uint8_t want[16] = {
+            0x00, 14, 0, 0,
+            0x00, 0x40, 0x08, 0x04,
+            0x01, 0x40, 0x00, 0x08,
+            0x04, 0x40, 0x08, 0x04,
+        };
+
+        g_assert_cmpmem(b, 16, want, 16);
+    }
+    g_assert_cmphex(packet(f, formats6, BUF, 4096) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 6);
+
+    /* Formats not offered, a second layer, Blu-ray media. */
+    static const struct { uint8_t byte, value; } bad[] = {
+        { 7, 0x02 }, { 7, 0x03 }, { 7, 0x05 }, { 7, 0x0f }, { 7, 0x30 }, { 7, 0xc0 }, { 7, 0xfe },
+        { 6, 0x01 }, { 1, 0x01 },
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        uint8_t cdb[12];
+
+        memcpy(cdb, phys, 12);
+        cdb[bad[i].byte] = bad[i].value;
+        g_assert_true(packet(f, cdb, BUF, 4096) & (1u << 30));
+        g_assert_cmphex(sense(f), ==, 0x052400);
+    }
+
+    eject_disc(f);
+    g_assert_true(packet(f, phys, BUF, 4096) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x023a01);
+    g_assert_true(packet(f, formats, BUF, 4096) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x023a01);
+}
+
+static void test_track_info(struct fixture *f, gconstpointer data)
+{
+    const uint8_t track1[12] = { 0x52, 1, 0, 0, 0, 1, 0, 0, 48 };
+    const uint8_t by_lba[12] = { 0x52, 0, 0, 0, 0, SECTORS - 1, 0, 0, 48 };
+    const uint8_t session1[12] = { 0x52, 2, 0, 0, 0, 1, 0, 0, 48 };
+    const uint8_t short12[12] = { 0x52, 1, 0, 0, 0, 1, 0, 0, 12 };
+    const uint8_t *b = f->ram + BUF;
+    static const uint8_t want[48] = {
+        0, 46, 1, 1, 0, 0x04, 0x01, 0,
+        0, 0, 0, 0,             /* track start */
+        0, 0, 0, 0,             /* no next writable address */
+        0, 0, 0, 0,             /* no free blocks */
+        0, 0, 0, 0,
+        0, 0, 0, SECTORS,       /* track size */
+    };
+
+    memset(f->ram + BUF, 0xee, 256);
+    g_assert_cmphex(packet(f, track1, BUF, 256) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 48);
+    g_assert_cmpmem(b, 48, want, 48);
+    g_assert_cmphex(b[48], ==, 0xee);
+    memset(f->ram + BUF, 0xee, 256);
+    g_assert_cmphex(packet(f, by_lba, BUF, 256) & (1u << 30), ==, 0);
+    g_assert_cmpmem(b, 48, want, 48);
+    memset(f->ram + BUF, 0xee, 256);
+    g_assert_cmphex(packet(f, session1, BUF, 256) & (1u << 30), ==, 0);
+    g_assert_cmpmem(b, 48, want, 48);
+    memset(f->ram + BUF, 0xee, 256);
+    g_assert_cmphex(packet(f, short12, BUF, 256) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 12);
+    g_assert_cmpmem(b, 12, want, 12);
+    g_assert_cmphex(b[12], ==, 0xee);
+
+    /* LBA past the disc; lead-in, invisible track, track 2, session 2,
+     * the reserved addressing type. */
+    static const struct { uint8_t type; uint32_t addr, sense; } bad[] = {
+        { 0, SECTORS, 0x052100 }, { 0, 0xffffffff, 0x052100 },
+        { 1, 0, 0x052400 }, { 1, 0xff, 0x052400 }, { 1, 2, 0x052400 }, { 1, 0x101, 0x052400 },
+        { 2, 0, 0x052400 }, { 2, 2, 0x052400 }, { 3, 1, 0x052400 },
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        uint8_t cdb[12] = { 0x52, bad[i].type, (uint8_t)(bad[i].addr >> 24), (uint8_t)(bad[i].addr >> 16),
+                            (uint8_t)(bad[i].addr >> 8), (uint8_t)bad[i].addr, 0, 0, 48 };
+
+        g_assert_true(packet(f, cdb, BUF, 256) & (1u << 30));
+        g_assert_cmphex(sense(f), ==, bad[i].sense);
+    }
+
+    eject_disc(f);
+    g_assert_true(packet(f, track1, BUF, 256) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x023a01);
+}
+
+static void test_format_capacities(struct fixture *f, gconstpointer data)
+{
+    const uint8_t cdb[12] = { 0x23, 0, 0, 0, 0, 0, 0, 0, 252 };
+    const uint8_t short4[12] = { 0x23, 0, 0, 0, 0, 0, 0, 0, 4 };
+    const uint8_t *b = f->ram + BUF;
+    static const uint8_t want[12] = { 0, 0, 0, 8, 0, 0, 0, SECTORS, 0x02, 0, 0x08, 0 };
+    static const uint8_t empty[12] = { 0, 0, 0, 8, 0, 0, 0, 0, 0x03, 0, 0x08, 0 };
+
+    g_assert_cmphex(packet(f, cdb, BUF, 256) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 12);
+    g_assert_cmpmem(b, 12, want, 12);
+    g_assert_cmphex(packet(f, short4, BUF, 256) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 4);
+
+    /* No disc is an answer, not an error. */
+    eject_disc(f);
+    g_assert_cmphex(packet(f, cdb, BUF, 256) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 12);
+    g_assert_cmpmem(b, 12, empty, 12);
+}
+
+static void test_mode_sense6(struct fixture *f, gconstpointer data)
+{
+    const uint8_t caps[12] = { 0x1a, 0, 0x2a, 0, 100 };
+    const uint8_t caps10[12] = { 0x5a, 0, 0x2a, 0, 0, 0, 0, 0, 100 };
+    const uint8_t all[12] = { 0x1a, 0, 0x3f, 0, 255 };
+    const uint8_t short6[12] = { 0x1a, 0, 0x2a, 0, 6 };
+    const uint8_t *b = f->ram + BUF;
+    uint8_t page10[22];
+
+    g_assert_cmphex(packet(f, caps10, BUF, 256) & (1u << 30), ==, 0);
+    memcpy(page10, b + 8, 22);
+    memset(f->ram + BUF, 0xee, 256);
+    g_assert_cmphex(packet(f, caps, BUF, 256) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 26);
+    g_assert_cmphex(b[0], ==, 25);
+    g_assert_cmphex(b[1], ==, 0x01);        /* 120 mm data disc */
+    g_assert_cmphex(b[2], ==, 0);
+    g_assert_cmphex(b[3], ==, 0);           /* no block descriptor */
+    g_assert_cmpmem(b + 4, 22, page10, 22);
+    g_assert_cmphex(b[4], ==, 0x2a);
+    g_assert_cmphex(b[5], ==, 20);
+    g_assert_cmphex(b[26], ==, 0xee);
+
+    g_assert_cmphex(packet(f, all, BUF, 256) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 34);
+    g_assert_cmphex(b[0], ==, 33);
+    g_assert_cmphex(b[4], ==, 0x01);        /* read error recovery */
+    g_assert_cmphex(b[5], ==, 6);
+    g_assert_cmphex(b[12], ==, 0x2a);
+    g_assert_cmphex(packet(f, short6, BUF, 256) & (1u << 30), ==, 0);
+    g_assert_cmpuint(prdbc(f), ==, 6);
+
+    const uint8_t unknown[12] = { 0x1a, 0, 0x05, 0, 100 };
+    const uint8_t saved[12] = { 0x1a, 0, 0xea, 0, 100 };
+
+    g_assert_true(packet(f, unknown, BUF, 256) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x052400);
+    g_assert_true(packet(f, saved, BUF, 256) & (1u << 30));
+    g_assert_cmphex(sense(f), ==, 0x053900);
+
+    eject_disc(f);
+    g_assert_cmphex(packet(f, caps, BUF, 256) & (1u << 30), ==, 0);
+    g_assert_cmphex(b[1], ==, 0x70);        /* no disc */
+}
+
 static void test_resets(struct fixture *f, gconstpointer data)
 {
     uint8_t *t = f->ram + CT;
@@ -550,6 +871,11 @@ int main(int argc, char **argv)
     ADD("interrupts", test_interrupts);
     ADD("media-change", test_media_change);
     ADD("toc-config-mode", test_toc_config_mode);
+    ADD("read-cd", test_read_cd);
+    ADD("dvd-structure", test_dvd_structure);
+    ADD("track-info", test_track_info);
+    ADD("format-capacities", test_format_capacities);
+    ADD("mode-sense6", test_mode_sense6);
     ADD("resets", test_resets);
     return g_test_run();
 }

@@ -20,19 +20,28 @@ enum {
     CMD_TEST_UNIT_READY = 0x00,
     CMD_REQUEST_SENSE = 0x03,
     CMD_INQUIRY = 0x12,
+    CMD_MODE_SENSE_6 = 0x1a,
     CMD_START_STOP_UNIT = 0x1b,
     CMD_PREVENT_ALLOW = 0x1e,
+    CMD_READ_FORMAT_CAPACITIES = 0x23,
     CMD_READ_CAPACITY = 0x25,
     CMD_READ_10 = 0x28,
     CMD_READ_TOC = 0x43,
     CMD_GET_CONFIGURATION = 0x46,
     CMD_GET_EVENT_STATUS = 0x4a,
     CMD_READ_DISC_INFO = 0x51,
+    CMD_READ_TRACK_INFO = 0x52,
     CMD_MODE_SENSE_10 = 0x5a,
     CMD_READ_12 = 0xa8,
+    CMD_READ_DVD_STRUCTURE = 0xad,
+    CMD_READ_CD_MSF = 0xb9,
     CMD_SET_CD_SPEED = 0xbb,
     CMD_MECHANISM_STATUS = 0xbd,
+    CMD_READ_CD = 0xbe,
 };
+
+/* The first physical sector of a DVD's data area (ECMA-267). */
+#define DVD_DATA_START_PSN 0x30000u
 
 static void put16(uint8_t *p, uint32_t v)
 {
@@ -396,10 +405,12 @@ static size_t capabilities_page(const struct atapi_cd *cd, uint8_t *p, bool chan
     return 22;
 }
 
-static bool mode_sense(struct atapi_cd *cd, const uint8_t *cdb, uint8_t *buf, struct atapi_xfer *x)
+/* MODE SENSE(6) and (10): the same pages after a 4- or 8-byte header. */
+static bool mode_sense(struct atapi_cd *cd, const uint8_t *cdb, bool ten, uint8_t *buf, struct atapi_xfer *x)
 {
     unsigned page = cdb[2] & 0x3f, pc = cdb[2] >> 6;
-    size_t n = 8;
+    uint8_t medium = atapi_has_medium(cd) ? 0x01 : 0x70;   /* 120 mm data disc, or no disc */
+    size_t n = ten ? 8 : 4;
 
     if (pc == 3)
         return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_SAVING_NOT_SUPPORTED);
@@ -414,8 +425,13 @@ static bool mode_sense(struct atapi_cd *cd, const uint8_t *cdb, uint8_t *buf, st
     }
     if (page == 0x2a || page == 0x3f)
         n += capabilities_page(cd, buf + n, pc == 1);
+    if (!ten) {
+        buf[0] = (uint8_t)(n - 1);
+        buf[1] = medium;
+        return reply(x, n, cdb[4]);
+    }
     put16(buf, (uint32_t)n - 2);
-    buf[2] = atapi_has_medium(cd) ? 0x01 : 0x70;    /* 120 mm data disc, or no disc */
+    buf[2] = medium;
     return reply(x, n, get16(cdb + 7));
 }
 
@@ -446,6 +462,152 @@ static bool read_sectors(struct atapi_cd *cd, uint64_t lba, uint64_t count, stru
     x->image_off = lba * ATAPI_SECTOR;
     x->image_len = count * ATAPI_SECTOR;
     return true;
+}
+
+/* The disc's size in sectors as a 32-bit field holds it. */
+static uint32_t sectors32(const struct atapi_cd *cd)
+{
+    return cd->sectors > 0xffffffffu ? 0xffffffffu : (uint32_t)cd->sectors;
+}
+
+/* READ CD and READ CD MSF: an ISO image holds only the 2048 bytes of user
+ * data of Mode 1 sectors, so only those can be asked for; no sync, header,
+ * EDC/ECC, C2 or subchannel bytes. */
+static bool read_cd(struct atapi_cd *cd, const uint8_t *cdb, uint64_t lba, uint64_t count, struct atapi_xfer *x)
+{
+    unsigned type = cdb[1] >> 2 & 7;
+    unsigned fields = cdb[9] & 0xfe;
+
+    if (type > 5 || (fields != 0x00 && fields != 0x10) || (cdb[10] & 7))
+        return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_INVALID_FIELD);
+    if (!atapi_has_medium(cd))
+        return no_medium(cd);
+    /* Any sector (0) or Mode 1 (2): CD-DA and Mode 2 do not match the disc. */
+    if (type != 0 && type != 2)
+        return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_ILLEGAL_MODE);
+    if (!read_sectors(cd, lba, count, x))
+        return false;
+    /* With no field selected the command moves nothing. */
+    if (!fields)
+        memset(x, 0, sizeof(*x));
+    return true;
+}
+
+/* An MSF address to an LBA; false if seconds or frames are out of range. */
+static bool msf_to_lba(const uint8_t *p, int64_t *lba)
+{
+    if (p[1] >= 60 || p[2] >= 75)
+        return false;
+    *lba = ((int64_t)p[0] * 60 + p[1]) * 75 + p[2] - 150;
+    return true;
+}
+
+static bool read_cd_msf(struct atapi_cd *cd, const uint8_t *cdb, struct atapi_xfer *x)
+{
+    int64_t start, end;
+
+    if (!msf_to_lba(cdb + 3, &start) || !msf_to_lba(cdb + 6, &end) || start > end)
+        return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_INVALID_FIELD);
+    /* The pregap before 00:02:00 is not in the image. */
+    if (start < 0)
+        return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_LBA_OUT_OF_RANGE);
+    return read_cd(cd, cdb, (uint64_t)start, (uint64_t)(end - start), x);
+}
+
+/* READ DVD STRUCTURE for a pressed single-layer DVD-ROM. */
+static bool read_dvd_structure(struct atapi_cd *cd, const uint8_t *cdb, uint8_t *buf, struct atapi_xfer *x)
+{
+    /* Structures this drive returns, with each one's length with header. */
+    static const struct { uint8_t format; uint16_t len; } list[] = {
+        { 0x00, 4 + 2048 },     /* physical format information */
+        { 0x01, 4 + 4 },        /* copyright information */
+        { 0x04, 4 + 2048 },     /* disc manufacturing information */
+    };
+    unsigned format = cdb[7];
+    size_t n = 4;
+
+    /* Media type 0 is DVD; Blu-ray structures are not offered. */
+    if (cdb[1] & 0xf)
+        return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_INVALID_FIELD);
+    if (!atapi_has_medium(cd))
+        return no_medium(cd);
+    if (format == 0xff) {
+        memset(buf, 0, 4 + 4 * sizeof(list) / sizeof(list[0]));
+        for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++, n += 4) {
+            buf[n] = list[i].format;
+            buf[n + 1] = 0x40;      /* readable, not writable */
+            put16(buf + n + 2, list[i].len);
+        }
+        put16(buf, (uint32_t)n - 2);
+        return reply(x, n, get16(cdb + 8));
+    }
+    if (format != 0x00 && format != 0x01 && format != 0x04)
+        return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_INVALID_FIELD);
+    if (!is_dvd(cd))
+        return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_INCOMPATIBLE_FORMAT);
+    if (cdb[6])     /* layer: there is only layer 0 */
+        return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_INVALID_FIELD);
+    memset(buf, 0, ATAPI_BUF_LEN);
+    switch (format) {
+    case 0x00: {
+        uint64_t end = DVD_DATA_START_PSN + cd->sectors - 1;
+
+        buf[4] = 0x01;      /* DVD-ROM book, part version 1 */
+        buf[5] = 0x0f;      /* 120 mm, maximum rate not specified */
+        buf[6] = 0x01;      /* one layer, parallel track path, embossed */
+        put32(buf + 8, DVD_DATA_START_PSN);
+        put32(buf + 12, end > 0xffffff ? 0xffffff : (uint32_t)end);
+        n += 2048;
+        break;
+    }
+    case 0x01:              /* no copy protection, every region */
+        n += 4;
+        break;
+    case 0x04:              /* no manufacturing information */
+        n += 2048;
+        break;
+    }
+    put16(buf, (uint32_t)n - 2);
+    return reply(x, n, get16(cdb + 8));
+}
+
+/* READ TRACK INFORMATION for the one complete data track of the one
+ * session. The lead-in (track 0) and an invisible track (0xff) exist only
+ * on CDs being read raw and on open discs, so they are not offered. */
+static bool read_track_info(struct atapi_cd *cd, const uint8_t *cdb, uint8_t *buf, struct atapi_xfer *x)
+{
+    unsigned type = cdb[1] & 3;
+    uint32_t addr = get32(cdb + 2);
+
+    if (type == 3)
+        return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_INVALID_FIELD);
+    if (!atapi_has_medium(cd))
+        return no_medium(cd);
+    if (type == 0 && addr >= cd->sectors)
+        return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_LBA_OUT_OF_RANGE);
+    if (type != 0 && addr != 1)     /* track 1, or session 1 */
+        return check(cd, ATAPI_SK_ILLEGAL_REQUEST, ATAPI_ASC_INVALID_FIELD);
+    memset(buf, 0, 48);
+    put16(buf, 46);
+    buf[2] = 1;         /* track */
+    buf[3] = 1;         /* session */
+    buf[5] = 0x04;      /* data track, recorded uninterrupted */
+    buf[6] = 0x01;      /* complete: not reserved, not blank; data mode 1 */
+    put32(buf + 8, 0);  /* track start */
+    put32(buf + 24, sectors32(cd));
+    return reply(x, 48, get16(cdb + 7));
+}
+
+static bool read_format_capacities(struct atapi_cd *cd, const uint8_t *cdb, uint8_t *buf, struct atapi_xfer *x)
+{
+    bool medium = atapi_has_medium(cd);
+
+    memset(buf, 0, 12);
+    buf[3] = 8;         /* one capacity descriptor, nothing to format */
+    put32(buf + 4, medium ? sectors32(cd) : 0);
+    buf[8] = medium ? 0x02 : 0x03;      /* formatted medium, or none */
+    put16(buf + 10, ATAPI_SECTOR);
+    return reply(x, 12, get16(cdb + 7));
 }
 
 /* Commands that do not stop at a pending unit attention (SPC-4 5.14,
@@ -535,8 +697,20 @@ bool atapi_packet(struct atapi_cd *cd, const uint8_t cdb[ATAPI_CDB_LEN], uint8_t
         buf[6] = 1;
         memset(buf + 16, 0xff, 8);  /* no next session: lead-in and lead-out unused */
         return reply(x, 34, get16(cdb + 7));
+    case CMD_READ_TRACK_INFO:
+        return read_track_info(cd, cdb, buf, x);
+    case CMD_READ_FORMAT_CAPACITIES:
+        return read_format_capacities(cd, cdb, buf, x);
+    case CMD_MODE_SENSE_6:
+        return mode_sense(cd, cdb, false, buf, x);
     case CMD_MODE_SENSE_10:
-        return mode_sense(cd, cdb, buf, x);
+        return mode_sense(cd, cdb, true, buf, x);
+    case CMD_READ_CD:
+        return read_cd(cd, cdb, get32(cdb + 2), (uint32_t)cdb[6] << 16 | get16(cdb + 7), x);
+    case CMD_READ_CD_MSF:
+        return read_cd_msf(cd, cdb, x);
+    case CMD_READ_DVD_STRUCTURE:
+        return read_dvd_structure(cd, cdb, buf, x);
     case CMD_SET_CD_SPEED:
         return true;
     case CMD_MECHANISM_STATUS:

@@ -11,8 +11,9 @@
 
 #define ATAPI_SECTOR 2048
 #define ATAPI_CDB_LEN 12
-/* Large enough for every answer that is not sector data. */
-#define ATAPI_BUF_LEN 512
+/* Large enough for every answer that is not sector data: the largest is a
+ * 2048-byte DVD structure after its 4-byte header. */
+#define ATAPI_BUF_LEN (4 + ATAPI_SECTOR)
 
 /* Sense keys (SPC-4 4.5.6). */
 #define ATAPI_SK_NO_SENSE        0x0
@@ -31,6 +32,8 @@
 #define ATAPI_ASC_NO_MEDIUM_TRAY_OPEN  0x3a02
 #define ATAPI_ASC_REMOVAL_PREVENTED    0x5302
 #define ATAPI_ASC_READ_ERROR           0x1100
+#define ATAPI_ASC_INCOMPATIBLE_FORMAT  0x3002
+#define ATAPI_ASC_ILLEGAL_MODE         0x6400
 
 /* GET EVENT STATUS NOTIFICATION media event codes (MMC-6 6.6.2.6). */
 #define ATAPI_EV_NONE          0
