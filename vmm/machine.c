@@ -507,6 +507,11 @@ int machine_change_cdrom(struct machine *m, const char *path, bool force, char *
     return ahci_change_cdrom(m->ahci, CDROM_PORT, path, force, err, errlen);
 }
 
+bool machine_cdrom_loaded(struct machine *m)
+{
+    return m->ahci && ahci_cdrom_loaded(m->ahci, CDROM_PORT);
+}
+
 /* --vga virtio: virtio-gpu in the std VGA's slot. Its transfers copy whole
  * screens, so it gets interrupts and an I/O thread of its own, as a disk
  * does. The guest reports what it drew; the console's refresh only gives a

@@ -87,6 +87,8 @@ void machine_power_button(struct machine *m);
  * -EBUSY while the guest locks the tray unless force, -ENODEV without a
  * drive, else 0 or -errno; err says why. Any thread. */
 int machine_change_cdrom(struct machine *m, const char *path, bool force, char *err, size_t errlen);
+/* Whether the CD-ROM drive holds a disc the guest can read (tray closed). */
+bool machine_cdrom_loaded(struct machine *m);
 /* The console of the graphics card, NULL without one. */
 struct console *machine_console(struct machine *m);
 /* Writes the display's picture to path as PNG: 0, -ENODEV when the machine

@@ -29,7 +29,9 @@ struct app {
     GMainLoop *loop;
     char *name;
     bool has_cdrom;
-    char *cdrom;                        /* the disc in the drive, NULL: empty */
+    /* The image last put in the drive, NULL: none. Whether the guest can
+     * read it (it may have opened the tray) is the drive's to say. */
+    char *cdrom;
     int status;
 };
 
@@ -188,7 +190,7 @@ static bool cmd_query_status(void *opaque, JsonObject *args, JsonBuilder *b, GEr
     json_builder_add_boolean_value(b, app->sdl != NULL);
     if (app->has_cdrom) {
         json_builder_set_member_name(b, "cdrom");
-        if (app->cdrom)
+        if (app->cdrom && machine_cdrom_loaded(app->machine))
             json_builder_add_string_value(b, app->cdrom);
         else
             json_builder_add_null_value(b);

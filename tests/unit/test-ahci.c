@@ -453,14 +453,18 @@ static void test_media_change(struct fixture *f, gconstpointer data)
     g_assert_cmpuint(b[3], ==, 3);
 
     /* The guest opens the tray: no medium; closing it brings the disc back. */
+    g_assert_true(ahci_cdrom_loaded(f->a, 0));
     g_assert_cmphex(packet(f, eject, 0, 0) & (1u << 30), ==, 0);
+    g_assert_false(ahci_cdrom_loaded(f->a, 0));
     g_assert_true(packet(f, tur, 0, 0) & (1u << 30));
     g_assert_cmphex(sense(f), ==, 0x023a02);
     g_assert_cmphex(packet(f, load, 0, 0) & (1u << 30), ==, 0);
+    g_assert_true(ahci_cdrom_loaded(f->a, 0));
     g_assert_cmphex(packet(f, tur, 0, 0) & (1u << 30), ==, 0);
 
     /* Ejected from the host: an empty drive. */
     g_assert_cmpint(ahci_change_cdrom(f->a, 0, NULL, false, err, sizeof(err)), ==, 0);
+    g_assert_false(ahci_cdrom_loaded(f->a, 0));
     g_assert_true(packet(f, tur, 0, 0) & (1u << 30));
     g_assert_cmphex(sense(f), ==, 0x062800);
     g_assert_true(packet(f, tur, 0, 0) & (1u << 30));

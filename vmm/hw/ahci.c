@@ -821,6 +821,19 @@ int ahci_change_cdrom(struct ahci *a, unsigned p, const char *path, bool force, 
     return 0;
 }
 
+bool ahci_cdrom_loaded(struct ahci *a, unsigned p)
+{
+    struct atapi_cd *cd = p < AHCI_PORTS ? a->port[p].cd : NULL;
+    bool loaded;
+
+    if (!cd)
+        return false;
+    pthread_mutex_lock(&a->lock);
+    loaded = atapi_has_medium(cd);
+    pthread_mutex_unlock(&a->lock);
+    return loaded;
+}
+
 void ahci_reset(struct ahci *a)
 {
     pthread_mutex_lock(&a->lock);

@@ -54,6 +54,9 @@ int ahci_attach_cdrom(struct ahci *a, unsigned p, const char *serial);
  * the guest sees a media change. Refused (-EBUSY) while the guest locks
  * the tray unless force. 0 or -errno with a reason in err. */
 int ahci_change_cdrom(struct ahci *a, unsigned p, const char *path, bool force, char *err, size_t errlen);
+/* Whether the drive on port p holds a disc with its tray closed: a guest
+ * can open the tray itself. */
+bool ahci_cdrom_loaded(struct ahci *a, unsigned p);
 /* Power-on state of the controller and its drives (media stay). */
 void ahci_reset(struct ahci *a);
 
