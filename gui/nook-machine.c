@@ -1296,18 +1296,17 @@ on_executed (GObject      *source,
  * Sends @command to the machine's nook-vmm. "quit" also works before the
  * control socket is up (nook-vmm takes SIGTERM as quit).
  */
-void
-nook_machine_execute (NookMachine         *self,
-                      const char          *command,
-                      GCancellable        *cancellable,
-                      GAsyncReadyCallback  callback,
-                      gpointer             user_data)
+/* Sends @command, with @arguments if not NULL, to the machine's nook-vmm. */
+static void
+execute_with_arguments (NookMachine         *self,
+                        const char          *command,
+                        JsonNode            *arguments,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 
-  g_return_if_fail (NOOK_IS_MACHINE (self));
-
-  task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, nook_machine_execute);
   if (!self->process)
     {
@@ -1320,7 +1319,20 @@ nook_machine_execute (NookMachine         *self,
       g_task_return_boolean (task, TRUE);
       return;
     }
-  nook_machine_process_execute (self->process, command, NULL, cancellable, on_executed, g_steal_pointer (&task));
+  nook_machine_process_execute (self->process, command, arguments, cancellable, on_executed,
+                                g_steal_pointer (&task));
+}
+
+void
+nook_machine_execute (NookMachine         *self,
+                      const char          *command,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  g_return_if_fail (NOOK_IS_MACHINE (self));
+
+  execute_with_arguments (self, command, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -1338,19 +1350,11 @@ nook_machine_change_disc (NookMachine         *self,
                           GAsyncReadyCallback  callback,
                           gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
   g_autoptr(JsonBuilder) b = NULL;
   g_autoptr(JsonNode) args = NULL;
 
   g_return_if_fail (NOOK_IS_MACHINE (self));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, nook_machine_execute);
-  if (!self->process || !nook_machine_process_is_connected (self->process))
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, _("“%s” is not running"), self->name);
-      return;
-    }
   if (self->cdrom)
     {
       g_autofree char *path = nook_machine_resolve_path (self, self->cdrom);
@@ -1362,8 +1366,8 @@ nook_machine_change_disc (NookMachine         *self,
       json_builder_end_object (b);
       args = json_builder_get_root (b);
     }
-  nook_machine_process_execute (self->process, self->cdrom ? "change-cdrom" : "eject-cdrom", args,
-                                cancellable, on_executed, g_steal_pointer (&task));
+  execute_with_arguments (self, self->cdrom ? "change-cdrom" : "eject-cdrom", args,
+                          cancellable, callback, user_data);
 }
 
 gboolean
