@@ -98,6 +98,19 @@ def screenshot(win, path):
     return w, h, b"".join(rows)
 
 
+
+def window_difference(win, shot, expected):
+    """The first difference between the window and expected, None once they
+    agree; a new window may take a few frames to show the picture."""
+    diff = "not taken"
+    for _ in range(20):
+        diff = images.first_difference(screenshot(win, shot), expected)
+        if not diff:
+            break
+        time.sleep(0.5)
+    return diff
+
+
 def pixel(img, px, py):
     w, _, pix = img
     i = (py * w + px) * 3
@@ -243,12 +256,7 @@ def test_picture(vmm, guests, tmp):
               f"the window takes the picture's size, 1024x768: {geometry(win)}")
         expected = pictures.vga_bars()
         shot = os.path.join(tmp, "root.ppm")
-        diff = "not taken"
-        for _ in range(20):
-            diff = images.first_difference(screenshot(win, shot), expected)
-            if not diff:
-                break
-            time.sleep(0.5)
+        diff = window_difference(win, shot, expected)
         check(diff is None, f"the window shows the guest's picture pixel for pixel (first difference {diff})")
 
         x("xdotool", "windowmove", win, "100", "100")
@@ -429,12 +437,7 @@ def test_open_window(vmm, nookctl, guests, tmp):
         expected = images.read_image(dump)
         check(images.first_difference(expected, pictures.vga_bars()) is None, "the screendump is the guest's picture")
         shot = os.path.join(tmp, name + "-root.ppm")
-        diff = "not taken"
-        for _ in range(20):
-            diff = images.first_difference(screenshot(win, shot), expected)
-            if not diff:
-                break
-            time.sleep(0.5)
+        diff = window_difference(win, shot, expected)
         check(diff is None, f"the window equals the screendump pixel for pixel (first difference {diff})")
         r = c.execute("open-window")
         check(r == {"return": {"open": True}} and windows(name) == [win],
