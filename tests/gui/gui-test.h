@@ -3,6 +3,7 @@
 #pragma once
 
 #include <adwaita.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -217,6 +218,21 @@ gui_test_have_kvm (void)
   if (fd < 0)
     return FALSE;
   close (fd);
+  return TRUE;
+}
+
+/* For a test that runs machines: TRUE, with the test skipped and the
+ * reason in the TAP output, when /dev/kvm does not open. Return at once
+ * then; the other tests of the program still run. */
+static inline gboolean
+gui_test_skip_without_kvm (void)
+{
+  g_autofree char *why = NULL;
+
+  if (gui_test_have_kvm ())
+    return FALSE;
+  why = g_strdup_printf ("/dev/kvm cannot be opened: %s", g_strerror (errno));
+  g_test_skip (why);
   return TRUE;
 }
 

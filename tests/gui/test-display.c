@@ -229,11 +229,8 @@ test_picture (gconstpointer data)
   GtkWindow *window;
   Vmm v = { 0 };
 
-  if (!gui_test_have_kvm ())
-    {
-      g_test_skip ("/dev/kvm cannot be opened");
-      return;
-    }
+  if (gui_test_skip_without_kvm ())
+    return;
   vmm_start (&v, gl ? "bios-gl" : "bios-mem", NULL);
   window = display_window (&display, gl);
   nook_display_open (display, v.spice);
@@ -300,11 +297,8 @@ test_keys (void)
   GtkWindow *window;
   Vmm v = { 0 };
 
-  if (!gui_test_have_kvm ())
-    {
-      g_test_skip ("/dev/kvm cannot be opened");
-      return;
-    }
+  if (gui_test_skip_without_kvm ())
+    return;
   if (!image)
     {
       g_test_skip ("tests/guest/input.elf is not built (-Dguest_tests=false?)");
@@ -398,11 +392,8 @@ test_window_screenshot (void)
   NookWindow *window;
   NookMachine *m;
 
-  if (!gui_test_have_kvm ())
-    {
-      g_test_skip ("/dev/kvm cannot be opened");
-      return;
-    }
+  if (gui_test_skip_without_kvm ())
+    return;
   import = need_tool ("import", "imagemagick");
   tesseract = need_tool ("tesseract", "tesseract-ocr");
   if (!import || !tesseract)
@@ -460,11 +451,8 @@ test_demo (void)
   NookMachine *m;
   int status = -1;
 
-  if (!gui_test_have_kvm ())
-    {
-      g_test_skip ("/dev/kvm cannot be opened");
-      return;
-    }
+  if (gui_test_skip_without_kvm ())
+    return;
   import = need_tool ("import", "imagemagick");
   tesseract = need_tool ("tesseract", "tesseract-ocr");
   if (!import || !tesseract)

@@ -23,11 +23,8 @@ test_lifecycle (void)
   NookMachine *m, *other;
   pid_t pid;
 
-  if (!gui_test_have_kvm ())
-    {
-      g_test_skip ("/dev/kvm cannot be opened");
-      return;
-    }
+  if (gui_test_skip_without_kvm ())
+    return;
   g_assert_true (nook_library_load (lib, &error));
   m = gui_test_create_machine (lib, "Firmware Only", NULL);
   other = gui_test_create_machine (lib, "Bystander", NULL);
@@ -106,11 +103,8 @@ test_refused (void)
   g_autoptr(GError) error = NULL;
   NookMachine *m;
 
-  if (!gui_test_have_kvm ())
-    {
-      g_test_skip ("/dev/kvm cannot be opened");
-      return;
-    }
+  if (gui_test_skip_without_kvm ())
+    return;
   m = gui_test_create_machine (lib, "Too Much Memory", NULL);
   /* 1 TiB: more than this host has. */
   nook_machine_set_memory (m, 1024 * 1024);
