@@ -12,6 +12,7 @@
 
 #include "../display/sdl.h"
 #include "../display/spice.h"
+#include "core/accel.h"
 #include "core/control.h"
 #include "core/keymap.h"
 #include "core/options.h"
@@ -540,7 +541,7 @@ static char *opt_serial = "stdio", *opt_display = "none", *opt_control, *opt_nam
 static char *opt_accel = "kvm", *opt_debugcon, *opt_vga, *opt_spice;
 static char **opt_disks, *opt_input, *opt_cdrom;
 static int opt_cpus = 1;
-static gboolean opt_no_reboot, opt_verbose, opt_version, opt_sync_teardown;
+static gboolean opt_no_reboot, opt_verbose, opt_version, opt_sync_teardown, opt_check_accel;
 
 static const GOptionEntry entries[] = {
     { "memory", 'm', 0, G_OPTION_ARG_STRING, &opt_memory, "Guest RAM (default 512M)", "SIZE" },
@@ -567,6 +568,9 @@ static const GOptionEntry entries[] = {
       "Control socket (default $XDG_RUNTIME_DIR/nook/NAME/control.sock), or none", "PATH" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "VM name (default vm-PID)", "NAME" },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &opt_accel, "Accelerator: kvm or nookhv", "KIND" },
+    { "check-accel", 0, 0, G_OPTION_ARG_NONE, &opt_check_accel,
+      "Say whether the accelerator can run a VM, and if not why and what to do, as one JSON object "
+      "{\"ok\", \"code\", \"device\", \"problem\", \"remedy\"}; exit 0 if it can, 1 if not", NULL },
     { "no-reboot", 0, 0, G_OPTION_ARG_NONE, &opt_no_reboot, "Exit instead of resetting", NULL },
     { "sync-teardown", 0, 0, G_OPTION_ARG_NONE, &opt_sync_teardown,
       "Destroy the VM in this process before exiting", NULL },
@@ -590,6 +594,39 @@ static int config_error(const char *fmt, ...)
     return VM_EXIT_CONFIG_ERROR;
 }
 
+/* --check-accel's answer, for the app's banner and for people. */
+static int check_accel(const char *path)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) root = NULL;
+    g_autofree char *text = NULL;
+    struct accel_report r;
+    bool ok = accel_check(path, &r);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "ok");
+    json_builder_add_boolean_value(b, ok);
+    json_builder_set_member_name(b, "code");
+    json_builder_add_string_value(b, r.code);
+    json_builder_set_member_name(b, "device");
+    json_builder_add_string_value(b, path);
+    json_builder_set_member_name(b, "problem");
+    if (ok)
+        json_builder_add_null_value(b);
+    else
+        json_builder_add_string_value(b, r.problem);
+    json_builder_set_member_name(b, "remedy");
+    if (ok)
+        json_builder_add_null_value(b);
+    else
+        json_builder_add_string_value(b, r.remedy);
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    text = json_to_string(root, FALSE);
+    printf("%s\n", text);
+    return ok ? 0 : 1;
+}
+
 static bool valid_name(const char *s)
 {
     if (!*s || strlen(s) > 64 || s[0] == '.')
@@ -608,6 +645,7 @@ int main(int argc, char **argv)
     struct app app = { .status = VM_EXIT_POWEROFF };
     g_autofree char *control_path = NULL;
     uint64_t host_ram;
+    enum accel_kind accel;
     char err[512];
     guint wake_watch, sigint, sigterm, sighup;
 
@@ -615,7 +653,9 @@ int main(int argc, char **argv)
     g_option_context_set_description(ctx,
         "Exit status: 0 after power-off or quit, 2 for a bad configuration, 4 when the\n"
         "guest hit an error KVM cannot handle, and (v << 1) | 1 when the guest wrote v\n"
-        "to the debug-exit port 0xf4.\n");
+        "to the debug-exit port 0xf4. --check-accel exits 0 or 1.\n"
+        "\n"
+        "NOOK_ACCEL_DEVICE, when set, is the device opened instead of /dev/kvm or /dev/nookhv.\n");
     if (!g_option_context_parse(ctx, &argc, &argv, &error))
         return config_error("%s (see --help)", error->message);
     if (opt_version) {
@@ -624,6 +664,10 @@ int main(int argc, char **argv)
     }
     if (argc > 1)
         return config_error("unexpected argument '%s' (see --help)", argv[1]);
+    if (!accel_kind_parse(opt_accel, &accel))
+        return config_error("--accel %s: expected kvm or nookhv", opt_accel);
+    if (opt_check_accel)
+        return check_accel(accel_device_path(accel));
     if (opt_verbose)
         log_set_level(LOG_DEBUG);
 
@@ -664,12 +708,7 @@ int main(int argc, char **argv)
         cfg.virtio_input = strcmp(opt_input, "virtio") == 0;
     else
         return config_error("--input %s: expected ps2 or virtio", opt_input);
-    if (strcmp(opt_accel, "kvm") == 0)
-        cfg.accel_path = "/dev/kvm";
-    else if (strcmp(opt_accel, "nookhv") == 0)
-        cfg.accel_path = "/dev/nookhv";
-    else
-        return config_error("--accel %s: expected kvm or nookhv", opt_accel);
+    cfg.accel_path = accel_device_path(accel);
     if ((opt_initrd || opt_append) && !opt_kernel)
         return config_error("--initrd and --append need --kernel");
     if (opt_kernel && opt_firmware)

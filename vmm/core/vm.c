@@ -1,6 +1,7 @@
 /* VM lifetime on /dev/kvm and the run-state machine (running, paused, reset,
  * shutdown) driven from the main thread. */
 #include "vm.h"
+#include "accel.h"
 #include "vcpu.h"
 #include "../arch/x86/cpuid.h"
 
@@ -198,7 +199,7 @@ struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen)
     struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
     uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
     uint64_t lowmem_limit;
-    int api;
+    struct accel_report report;
 
     if (!vm) {
         snprintf(err, errlen, "out of memory");
@@ -212,22 +213,9 @@ struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen)
     vm->rl_unhandled = (struct ratelimit)RATELIMIT_INIT;
     vm->rl_fault = (struct ratelimit)RATELIMIT_INIT;
 
-    vm->kvm_fd = open(cfg->accel_path, O_RDWR | O_CLOEXEC);
+    vm->kvm_fd = accel_open(cfg->accel_path, &report);
     if (vm->kvm_fd < 0) {
-        if (errno == ENOENT)
-            snprintf(err, errlen, "%s does not exist: this host has no KVM (is the kvm module loaded, "
-                     "and is virtualization enabled in the firmware?)", cfg->accel_path);
-        else if (errno == EACCES || errno == EPERM)
-            snprintf(err, errlen, "no permission to open %s: add yourself to its group (usually 'kvm')",
-                     cfg->accel_path);
-        else
-            snprintf(err, errlen, "cannot open %s: %s", cfg->accel_path, strerror(errno));
-        goto err;
-    }
-    api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-    if (api != KVM_API_VERSION) {
-        snprintf(err, errlen, "%s speaks KVM API %d, nook-vmm needs %d", cfg->accel_path, api,
-                 KVM_API_VERSION);
+        accel_report_line(&report, err, errlen);
         goto err;
     }
     vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -237,7 +225,8 @@ struct vm *vm_new(const struct vm_config *cfg, char *err, size_t errlen)
     }
     vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0UL);
     if (vm->vm_fd < 0) {
-        snprintf(err, errlen, "KVM_CREATE_VM failed: %s", strerror(errno));
+        accel_explain_create(cfg->accel_path, errno, &report);
+        accel_report_line(&report, err, errlen);
         goto err;
     }
     /* Best effort: only Intel hosts need these. */
