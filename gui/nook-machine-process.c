@@ -22,6 +22,11 @@
 #define LOG_ROTATE_BYTES    (1024 * 1024)
 /* Starts each run's part of the log; the tail shown is the last run's. */
 #define LOG_RUN_MARKER      "== nook-vmm started "
+/* nook-vmm's exit status for a machine it refused to start (its
+ * VM_EXIT_CONFIG_ERROR); its last line on stderr says why. */
+#define VMM_EXIT_REFUSED    2
+/* How nook-vmm's own lines on stderr start. */
+#define VMM_LINE_PREFIX     "nook-vmm: "
 
 struct _NookMachineProcess
 {
@@ -52,6 +57,7 @@ struct _NookMachineProcess
   gboolean shutdown_seen;       /* the "shutdown" event with its exit status */
   int shutdown_status;
   gboolean exit_pending;        /* waitpid() said, replies still to read */
+  NookProcessExit exit_how;
   char *exit_message;
   gboolean exited;
 };
@@ -142,10 +148,10 @@ nook_machine_process_class_init (NookMachineProcessClass *klass)
   signals[SIGNAL_STATE_CHANGED] =
     g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
-  /* crashed, message (NULL after a clean exit) */
+  /* how (a NookProcessExit), message (NULL after a clean exit) */
   signals[SIGNAL_EXITED] =
     g_signal_new ("exited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_BOOLEAN, G_TYPE_STRING);
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_STRING);
 }
 
 static void
@@ -207,16 +213,45 @@ nook_read_log_tail (const char *path,
   return g_utf8_make_valid (text + start, (gssize) (len - start));
 }
 
-/* Emits "exited" once: @message NULL is a clean exit, anything else a
- * crash, told with the end of the log. */
+/* Why nook-vmm refused to start: its last error line in the log's last
+ * run (what it printed on stderr before it exited), without its "nook-vmm: "
+ * and "error: "; NULL when there is none. */
+static char *
+read_refusal (const char *log_path)
+{
+  g_autofree char *tail = nook_read_log_tail (log_path, LOG_TAIL_LINES);
+  g_auto(GStrv) lines = tail ? g_strsplit (tail, "\n", -1) : NULL;
+  guint n = lines ? g_strv_length (lines) : 0;
+
+  for (guint i = n; i-- > 0;)
+    {
+      const char *l = lines[i];
+
+      if (!g_str_has_prefix (l, VMM_LINE_PREFIX))
+        continue;
+      l += strlen (VMM_LINE_PREFIX);
+      if (g_str_has_prefix (l, "warning: ") || g_str_has_prefix (l, "info: ") || g_str_has_prefix (l, "debug: "))
+        continue;
+      if (g_str_has_prefix (l, "error: "))
+        l += strlen ("error: ");
+      if (*l)
+        return g_strstrip (g_strdup (l));
+    }
+  return NULL;
+}
+
+/* Emits "exited" once. A refused start is told with nook-vmm's own reason
+ * (the log is a click away), else like a crash: @message and the end of
+ * the log. A clean exit has no message. */
 static void
 report_exit (NookMachineProcess *self,
+             NookProcessExit     how,
              char               *message)
 {
   g_autoptr(NookMachineProcess) alive = NULL;
   g_autofree char *text = message;
+  g_autofree char *reason = NULL;
   g_autofree char *tail = NULL;
-  gboolean crashed = message != NULL;
 
   if (self->exited)
     return;
@@ -229,8 +264,16 @@ report_exit (NookMachineProcess *self,
   g_clear_handle_id (&self->gone_source, g_source_remove);
   disconnect (self);
 
-  if (crashed)
-    tail = nook_read_log_tail (self->log_path, LOG_TAIL_LINES);
+  reason = how == NOOK_PROCESS_EXIT_FAILED_TO_START ? read_refusal (self->log_path) : NULL;
+  if (reason)
+    {
+      g_free (text);
+      text = g_steal_pointer (&reason);
+    }
+  else if (how != NOOK_PROCESS_EXIT_CLEAN)
+    {
+      tail = nook_read_log_tail (self->log_path, LOG_TAIL_LINES);
+    }
   if (tail)
     {
       char *full = g_strdup_printf (_("%s\n\nThe last lines of %s:\n%s"), text, self->log_path, tail);
@@ -238,25 +281,34 @@ report_exit (NookMachineProcess *self,
       g_free (text);
       text = full;
     }
-  g_signal_emit (self, signals[SIGNAL_EXITED], 0, crashed, text);
+  g_signal_emit (self, signals[SIGNAL_EXITED], 0, (int) how, text);
 }
 
-/* What an exit status of nook-vmm means; NULL for a clean exit. */
-static char *
-status_message (int status)
+/* What an exit status of nook-vmm means, and the message for it (NULL for
+ * a clean exit). */
+static NookProcessExit
+judge_status (int    status,
+              char **message)
 {
   if (status == 0)
-    return NULL;
-  if (status == 2)
-    return g_strdup (_("nook-vmm refused to start this machine."));
-  return g_strdup_printf (_("nook-vmm stopped with exit status %d."), status);
+    {
+      *message = NULL;
+      return NOOK_PROCESS_EXIT_CLEAN;
+    }
+  if (status == VMM_EXIT_REFUSED)
+    {
+      *message = g_strdup (_("nook-vmm refused to start this machine."));
+      return NOOK_PROCESS_EXIT_FAILED_TO_START;
+    }
+  *message = g_strdup_printf (_("nook-vmm stopped with exit status %d."), status);
+  return NOOK_PROCESS_EXIT_CRASHED;
 }
 
 static void
 report_pending_exit (NookMachineProcess *self)
 {
   self->drain_source = 0;
-  report_exit (self, g_steal_pointer (&self->exit_message));
+  report_exit (self, self->exit_how, g_steal_pointer (&self->exit_message));
 }
 
 static void
@@ -267,6 +319,7 @@ on_exited (GObject      *source,
   NookMachineProcess *self;
   GSubprocess *subprocess = G_SUBPROCESS (source);
   g_autoptr(GError) error = NULL;
+  NookProcessExit how;
   char *message;
 
   /* Cancelled by dispose: the app no longer watches this nook-vmm. */
@@ -279,19 +332,21 @@ on_exited (GObject      *source,
       int sig = g_subprocess_get_term_sig (subprocess);
 
       message = g_strdup_printf (_("nook-vmm was killed by signal %d (%s)."), sig, g_strsignal (sig));
+      how = NOOK_PROCESS_EXIT_CRASHED;
     }
   else
     {
-      message = status_message (g_subprocess_get_exit_status (subprocess));
+      how = judge_status (g_subprocess_get_exit_status (subprocess), &message);
     }
   if (!self->connection)
     {
-      report_exit (self, message);
+      report_exit (self, how, message);
       return;
     }
   /* The child watch can come before the last lines on the socket (the
    * reply to quit, the shutdown event): those are read to the end first. */
   self->exit_pending = TRUE;
+  self->exit_how = how;
   self->exit_message = message;
   self->drain_source = g_timeout_add_once (DRAIN_TIMEOUT_MS, (GSourceOnceFunc) report_pending_exit, self);
 }
@@ -307,12 +362,18 @@ on_exited (GObject      *source,
 static void
 adopted_gone (NookMachineProcess *self)
 {
+  char *message;
+
   if (self->shutdown_seen)
-    report_exit (self, status_message (self->shutdown_status));
+    {
+      NookProcessExit how = judge_status (self->shutdown_status, &message);
+
+      report_exit (self, how, message);
+    }
   else if (self->stop_requested)
-    report_exit (self, NULL);
+    report_exit (self, NOOK_PROCESS_EXIT_CLEAN, NULL);
   else
-    report_exit (self, g_strdup (_("nook-vmm went away without saying why.")));
+    report_exit (self, NOOK_PROCESS_EXIT_CRASHED, g_strdup (_("nook-vmm went away without saying why.")));
 }
 
 /* The end of the connection comes as nook-vmm's descriptors close, which
@@ -453,7 +514,7 @@ on_line (GObject      *source,
           check_gone (self);
         }
       else if (self->exit_pending)
-        report_exit (self, g_steal_pointer (&self->exit_message));
+        report_exit (self, self->exit_how, g_steal_pointer (&self->exit_message));
       return;
     }
   handle_line (self, line);
@@ -630,7 +691,8 @@ on_no_answer (gpointer user_data)
   self->answer_source = 0;
   if (self->answered)
     return;
-  report_exit (self, g_strdup_printf (_("nook-vmm does not answer on %s."), self->control_path));
+  report_exit (self, NOOK_PROCESS_EXIT_CRASHED,
+               g_strdup_printf (_("nook-vmm does not answer on %s."), self->control_path));
 }
 
 /* Whether @pid is a nook-vmm serving @control_path, from its command line:

@@ -8,6 +8,13 @@
 
 G_BEGIN_DECLS
 
+/* How a nook-vmm ended, as its "exited" signal tells. */
+typedef enum {
+  NOOK_PROCESS_EXIT_CLEAN,
+  NOOK_PROCESS_EXIT_CRASHED,            /* a signal, or an error status once it ran */
+  NOOK_PROCESS_EXIT_FAILED_TO_START,    /* it refused the machine (status 2) */
+} NookProcessExit;
+
 #define NOOK_TYPE_MACHINE_PROCESS (nook_machine_process_get_type ())
 G_DECLARE_FINAL_TYPE (NookMachineProcess, nook_machine_process, NOOK, MACHINE_PROCESS, GObject)
 

@@ -195,7 +195,8 @@ update (NookMachineRow *self)
   NookMachineState state = nook_machine_get_state (self->machine);
   gboolean running = state == NOOK_MACHINE_STATE_RUNNING;
   gboolean paused = state == NOOK_MACHINE_STATE_PAUSED;
-  gboolean can_start = state == NOOK_MACHINE_STATE_STOPPED || state == NOOK_MACHINE_STATE_CRASHED;
+  gboolean can_start = state == NOOK_MACHINE_STATE_STOPPED || state == NOOK_MACHINE_STATE_CRASHED ||
+                       state == NOOK_MACHINE_STATE_FAILED_TO_START;
   gboolean active = nook_machine_is_active (self->machine);
   gboolean broken = state == NOOK_MACHINE_STATE_BROKEN;
   const char *os = nook_machine_get_os_name (self->machine);

@@ -1,5 +1,5 @@
 /* NookMachineView: shows the machine's screen while it runs and its state
- * (and why, when it crashed) once it has stopped. Power actions go to the
+ * (and why, when it crashed or could not start) once it has stopped. Power actions go to the
  * machine; back and settings ask the window. */
 #include "nook-machine-view.h"
 
@@ -84,8 +84,10 @@ update (NookMachineView *self)
     }
   else
     {
-      g_autofree char *title = g_strdup_printf (_("“%s” Is %s"), nook_machine_get_name (self->machine),
-                                                nook_machine_state_to_string (state));
+      g_autofree char *title = state == NOOK_MACHINE_STATE_FAILED_TO_START
+        ? g_strdup_printf (_("“%s” Could Not Start"), nook_machine_get_name (self->machine))
+        : g_strdup_printf (_("“%s” Is %s"), nook_machine_get_name (self->machine),
+                           nook_machine_state_to_string (state));
 
       adw_status_page_set_title (self->status_page, title);
       adw_status_page_set_description (self->status_page, message);

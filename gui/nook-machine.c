@@ -59,6 +59,7 @@ G_DEFINE_ENUM_TYPE (NookMachineState, nook_machine_state,
   G_DEFINE_ENUM_VALUE (NOOK_MACHINE_STATE_PAUSED, "paused"),
   G_DEFINE_ENUM_VALUE (NOOK_MACHINE_STATE_STOPPING, "stopping"),
   G_DEFINE_ENUM_VALUE (NOOK_MACHINE_STATE_CRASHED, "crashed"),
+  G_DEFINE_ENUM_VALUE (NOOK_MACHINE_STATE_FAILED_TO_START, "failed-to-start"),
   G_DEFINE_ENUM_VALUE (NOOK_MACHINE_STATE_BROKEN, "broken"))
 
 enum {
@@ -878,6 +879,8 @@ nook_machine_state_to_string (NookMachineState state)
       return C_("machine state", "Shutting down");
     case NOOK_MACHINE_STATE_CRASHED:
       return C_("machine state", "Crashed");
+    case NOOK_MACHINE_STATE_FAILED_TO_START:
+      return C_("machine state", "Could not start");
     case NOOK_MACHINE_STATE_BROKEN:
       return C_("machine state", "Broken");
     default:
@@ -1146,14 +1149,19 @@ clean_runtime_dir (NookMachine *self)
 
 static void
 on_process_exited (NookMachine *self,
-                   gboolean     crashed,
+                   int          how,
                    const char  *message)
 {
   /* Dropped after the state changes, which may start a new process. */
   NookMachineProcess *process = g_steal_pointer (&self->process);
+  NookMachineState state = NOOK_MACHINE_STATE_STOPPED;
 
+  if (how == NOOK_PROCESS_EXIT_CRASHED)
+    state = NOOK_MACHINE_STATE_CRASHED;
+  else if (how == NOOK_PROCESS_EXIT_FAILED_TO_START)
+    state = NOOK_MACHINE_STATE_FAILED_TO_START;
   clean_runtime_dir (self);
-  set_state (self, crashed ? NOOK_MACHINE_STATE_CRASHED : NOOK_MACHINE_STATE_STOPPED, message);
+  set_state (self, state, message);
   g_object_unref (process);
 }
 
@@ -1221,8 +1229,9 @@ nook_machine_reconnect (NookMachine *self)
  *
  * Spawns nook-vmm for the machine, detached so that it outlives the app
  * (see nook_machine_reconnect()). The state goes to starting, then follows
- * the VM; a nook-vmm that dies leaves the machine crashed with the end of
- * its log as the message.
+ * the VM; a nook-vmm that refuses the machine (no KVM, a setting this host
+ * cannot give) leaves it failed-to-start with nook-vmm's reason as the
+ * message, and one that dies leaves it crashed with the end of its log.
  */
 gboolean
 nook_machine_start (NookMachine  *self,

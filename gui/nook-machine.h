@@ -12,7 +12,8 @@ typedef enum {
   NOOK_MACHINE_STATE_RUNNING,
   NOOK_MACHINE_STATE_PAUSED,
   NOOK_MACHINE_STATE_STOPPING,
-  NOOK_MACHINE_STATE_CRASHED,
+  NOOK_MACHINE_STATE_CRASHED,         /* nook-vmm died, or stopped with an error */
+  NOOK_MACHINE_STATE_FAILED_TO_START, /* nook-vmm refused it; the message says why */
   NOOK_MACHINE_STATE_BROKEN,
 } NookMachineState;
 

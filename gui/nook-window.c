@@ -1,8 +1,10 @@
 /* NookWindow: lists the library's machines, takes dropped or chosen files
  * for new machines, shows a running machine's screen (NookMachineView) and
- * holds the per-machine dialogs (rename, settings, log, delete). */
+ * holds the per-machine dialogs (rename, settings, log, delete). A banner
+ * above the library says when virtual machines cannot run here. */
 #include "nook-window-private.h"
 
+#include "nook-accel.h"
 #include "nook-creation-dialog.h"
 #include "nook-machine-process.h"
 #include "nook-machine-row.h"
@@ -15,6 +17,15 @@
 
 #define LOG_LINES 200
 
+/* The accelerator banner: a strip between the header bar and the library,
+ * as libadwaita 1.3's AdwBanner draws one, in the warning colour. */
+static const char banner_css[] =
+  ".nook-banner {"
+  "  padding: 8px 12px;"
+  "  background-color: mix(@warning_bg_color, @window_bg_color, 0.7);"
+  "  color: @window_fg_color;"
+  "}";
+
 struct _NookWindow
 {
   AdwApplicationWindow parent_instance;
@@ -26,6 +37,9 @@ struct _NookWindow
   NookMachineView *machine_view;
   GtkListBox *list_box;
   GtkFlowBox *flow_box;
+  GtkRevealer *accel_banner;
+  GtkLabel *accel_problem_label;
+  GtkLabel *accel_remedy_label;
 
   /* owned */
   NookLibrary *library;
@@ -33,6 +47,7 @@ struct _NookWindow
   GtkDropTarget *drop_target;
   char *last_message;
   GtkWindow *last_dialog;       /* weak */
+  GCancellable *accel_cancellable;      /* the check under way, else NULL */
 };
 
 G_DEFINE_FINAL_TYPE (NookWindow, nook_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -241,6 +256,66 @@ toast_action (GtkWidget  *widget,
               GVariant   *param)
 {
   nook_window_show_message (NOOK_WINDOW (widget), g_variant_get_string (param, NULL));
+}
+
+/* ---- can machines run here ---- */
+
+static void
+on_accel_checked (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  NookWindow *self;
+  g_autoptr(NookAccelStatus) status = NULL;
+  g_autoptr(GError) error = NULL;
+
+  status = nook_accel_check_finish (result, &error);
+  /* Cancelled: the window is gone, or a new check replaced this one. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = user_data;
+  g_clear_object (&self->accel_cancellable);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.check-accel", TRUE);
+  if (status && status->ok)
+    {
+      gtk_revealer_set_reveal_child (self->accel_banner, FALSE);
+      return;
+    }
+  if (status)
+    {
+      gtk_label_set_label (self->accel_problem_label, status->problem);
+      gtk_label_set_label (self->accel_remedy_label, status->remedy ? status->remedy : "");
+    }
+  else
+    {
+      gtk_label_set_label (self->accel_problem_label, _("Nook cannot tell whether virtual machines can run here"));
+      gtk_label_set_label (self->accel_remedy_label, error->message);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->accel_remedy_label),
+                          *gtk_label_get_label (self->accel_remedy_label) != '\0');
+  gtk_revealer_set_reveal_child (self->accel_banner, TRUE);
+}
+
+/* Asks nook-vmm whether machines can run (KVM is there, may be opened and
+ * creates a VM); the banner shows what is wrong and what to do, until a
+ * check finds nothing wrong. */
+static void
+check_accel (NookWindow *self)
+{
+  if (self->accel_cancellable)
+    g_cancellable_cancel (self->accel_cancellable);
+  g_clear_object (&self->accel_cancellable);
+  self->accel_cancellable = g_cancellable_new ();
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.check-accel", FALSE);
+  nook_accel_check (self->accel_cancellable, on_accel_checked, self);
+}
+
+static void
+check_accel_action (GtkWidget  *widget,
+                    const char *name,
+                    GVariant   *param)
+{
+  check_accel (NOOK_WINDOW (widget));
 }
 
 /* ---- the machine view ---- */
@@ -495,6 +570,9 @@ nook_window_dispose (GObject *object)
 {
   NookWindow *self = NOOK_WINDOW (object);
 
+  if (self->accel_cancellable)
+    g_cancellable_cancel (self->accel_cancellable);
+  g_clear_object (&self->accel_cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (self), NOOK_TYPE_WINDOW);
   g_clear_weak_pointer (&self->last_dialog);
   g_clear_object (&self->library);
@@ -530,6 +608,9 @@ nook_window_class_init (NookWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NookWindow, machine_view);
   gtk_widget_class_bind_template_child (widget_class, NookWindow, list_box);
   gtk_widget_class_bind_template_child (widget_class, NookWindow, flow_box);
+  gtk_widget_class_bind_template_child (widget_class, NookWindow, accel_banner);
+  gtk_widget_class_bind_template_child (widget_class, NookWindow, accel_problem_label);
+  gtk_widget_class_bind_template_child (widget_class, NookWindow, accel_remedy_label);
 
   gtk_widget_class_install_action (widget_class, "win.open", NULL, open_action);
   gtk_widget_class_install_action (widget_class, "win.toast", "s", toast_action);
@@ -539,6 +620,23 @@ nook_window_class_init (NookWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.delete-machine", "s", delete_action);
   gtk_widget_class_install_action (widget_class, "win.show-machine", "s", show_action);
   gtk_widget_class_install_action (widget_class, "win.show-library", NULL, show_library_action);
+  gtk_widget_class_install_action (widget_class, "win.check-accel", NULL, check_accel_action);
+}
+
+/* The app's own style, once per display. */
+static void
+add_style (GtkWidget *widget)
+{
+  GdkDisplay *display = gtk_widget_get_display (widget);
+  g_autoptr(GtkCssProvider) provider = NULL;
+
+  if (g_object_get_data (G_OBJECT (display), "nook-style"))
+    return;
+  provider = gtk_css_provider_new ();
+  gtk_css_provider_load_from_data (provider, banner_css, -1);
+  gtk_style_context_add_provider_for_display (display, GTK_STYLE_PROVIDER (provider),
+                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+  g_object_set_data (G_OBJECT (display), "nook-style", GINT_TO_POINTER (1));
 }
 
 /* The app's settings. Run from its build folder, as the README's first
@@ -577,6 +675,7 @@ nook_window_init (NookWindow *self)
   g_autoptr(GAction) view_action = NULL;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  add_style (GTK_WIDGET (self));
   g_signal_connect (self->list_box, "row-activated", G_CALLBACK (on_row_activated), self);
   g_signal_connect (self->flow_box, "child-activated", G_CALLBACK (on_child_activated), self);
 
@@ -626,6 +725,7 @@ nook_window_new (GtkApplication *application,
   g_signal_connect_object (model, "items-changed", G_CALLBACK (update_view), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::library-view", G_CALLBACK (update_view), self, G_CONNECT_SWAPPED);
   update_view (self);
+  check_accel (self);
   /* The model is bound and filled by now: the first frame shows the list. */
   g_signal_connect (self, "realize", G_CALLBACK (trace_first_paint), NULL);
   return self;
@@ -665,4 +765,28 @@ GtkWindow *
 nook_window_get_last_dialog (NookWindow *self)
 {
   return self->last_dialog;
+}
+
+gboolean
+nook_window_is_checking_accel (NookWindow *self)
+{
+  return self->accel_cancellable != NULL;
+}
+
+gboolean
+nook_window_get_accel_banner_shown (NookWindow *self)
+{
+  return gtk_revealer_get_reveal_child (self->accel_banner);
+}
+
+const char *
+nook_window_get_accel_problem (NookWindow *self)
+{
+  return gtk_label_get_label (self->accel_problem_label);
+}
+
+const char *
+nook_window_get_accel_remedy (NookWindow *self)
+{
+  return gtk_label_get_label (self->accel_remedy_label);
 }
