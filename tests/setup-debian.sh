@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what Nook needs on Debian 12: "run" for building and running
-# nook-vmm, "test" for that plus everything the test suites use, the nested
-# suite (tests/nested) included ("nested" is the same as "test").
+# nook-vmm, "test" for that plus everything the test suites use, the L1
+# runner (tests/l1) and the nested suite (tests/nested) included ("nested" is
+# the same as "test").
 set -eu
 
 what=${1:-run}
@@ -31,11 +32,23 @@ missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
 
 as_root=""
 [ "$(id -u)" -eq 0 ] || as_root=sudo
-echo "Installing:$missing"
-$as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-# shellcheck disable=SC2086
-$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+updated=no
+if [ -n "$missing" ]; then
+    echo "Installing:$missing"
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    updated=yes
+    # shellcheck disable=SC2086
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+fi
+
+# The L1 runner (tests/l1) and the nested suite fetch the kernel package that
+# linux-image-amd64 depends on with apt-get download (never installed), so
+# the package list must know it.
+if [ "$what" != run ] && [ "$updated" = no ] &&
+   ! apt-cache depends linux-image-amd64 2>/dev/null | grep -q "Depends: linux-image-[0-9]"; then
+    echo "Updating the package list for the kernel package L1 boots"
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+fi

@@ -47,7 +47,12 @@ def ok(what):
     print(f"ok {len(results)} - {what}", flush=True)
 
 
+# Limits grow by NOOK_TEST_TIME_SCALE, which the L1 runner (tests/l1) sets.
+TIME_SCALE = float(os.environ.get("NOOK_TEST_TIME_SCALE") or 1)
+
+
 def wait(cond, what, timeout=30, step=0.2):
+    timeout *= TIME_SCALE
     deadline = time.time() + timeout
     while True:
         v = cond()
@@ -300,7 +305,8 @@ def main():
         ui.press("Create")
         wait(lambda: not ui.all("frame", lambda n: n.name == "New Virtual Machine"), "the wizard to close")
         machines = os.path.join(env["XDG_DATA_HOME"], "nook", "machines")
-        ids = wait(lambda: [d for d in os.listdir(machines) if not d.startswith(".")], "the machine's folder")
+        ids = wait(lambda: os.path.isdir(machines)
+                   and [d for d in os.listdir(machines) if not d.startswith(".")], "the machine's folder")
         if len(ids) != 1:
             raise Failure(f"one machine was created, but the library holds {ids}")
         mid = ids[0]

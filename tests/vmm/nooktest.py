@@ -8,6 +8,16 @@ import time
 
 SKIP = 77
 
+# Inside an L1 (tests/l1) everything runs several times slower than on a real
+# KVM: l1run.py sets NOOK_TEST_TIME_SCALE there, and the limit of every wait
+# is multiplied by it. Only limits grow: a passing test is no slower.
+TIME_SCALE = float(os.environ.get("NOOK_TEST_TIME_SCALE") or 1)
+
+
+def scaled(seconds):
+    """A time limit, for this machine."""
+    return seconds * TIME_SCALE
+
 
 def need_kvm():
     if not os.path.exists("/dev/kvm"):
@@ -34,7 +44,7 @@ class Control:
     def __init__(self, path, timeout=10):
         import json
         self.json = json
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while True:
             try:
                 self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -45,7 +55,7 @@ class Control:
                 if time.time() > deadline:
                     raise Failure(f"cannot connect to {path}")
                 time.sleep(0.05)
-        self.sock.settimeout(timeout)
+        self.sock.settimeout(scaled(timeout))
         self.buf = b""
         self.events = []
         self.greeting = self.read()
@@ -80,7 +90,7 @@ class Control:
         return self.reply()
 
     def wait_event(self, pred, timeout=10):
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while True:
             for e in self.events:
                 if pred(e):
@@ -106,7 +116,7 @@ def run_main(fn):
 
 def wait_for_text(path, needle, timeout):
     """Whether needle shows up in the file at path within timeout seconds."""
-    deadline = time.time() + timeout
+    deadline = time.time() + scaled(timeout)
     while time.time() < deadline:
         if os.path.exists(path) and needle in open(path, errors="replace").read():
             return True
@@ -132,7 +142,7 @@ class SerialGuest:
 
     def wait_line(self, line, timeout=60):
         """Waits for a line; takes the lines up to it. Whether it came."""
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while time.time() < deadline and self.proc.poll() is None:
             lines = self.lines()
             if line in lines:
@@ -145,7 +155,7 @@ class SerialGuest:
         """Waits for the lines after the ones taken to begin with want (or,
         with skip, to hold want somewhere: a client may send more); takes
         them and returns None, or returns what came instead."""
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while True:
             got = self.lines()[self.pos:]
             for i in range(len(got) - len(want) + 1 if skip else min(1, len(got) - len(want) + 1)):

@@ -23,7 +23,7 @@ def main():
         f.write(b"NOOKINIT" + bytes(4096 - 8))
     p = subprocess.run([vmm, "--kernel", image, "--initrd", initrd, "--memory", "64M",
                         "--append", "console=ttyS0 nook-bzimage-test", "--control", "none", "--no-reboot"],
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=nooktest.scaled(60))
     failed = (p.returncode - 1) // 2 if p.returncode % 2 == 1 else None
     check(p.returncode == 1,
           f"the bzImage payload passes every check (status {p.returncode}: "

@@ -40,7 +40,7 @@ def serial_text(path):
 def run_nook(vmm, tmp, iso):
     log = os.path.join(tmp, "nook-serial.log")
     p = subprocess.run([vmm, "--cdrom", iso, "--serial", "file:" + log, "--control", "none"],
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=nooktest.scaled(120))
     return p.returncode, serial_text(log), p.stderr
 
 
@@ -52,7 +52,7 @@ def run_qemu(tmp, iso):
     p = subprocess.run([qemu, "-accel", "kvm", "-M", "q35", "-m", "256", "-cdrom", iso,
                         "-serial", "file:" + log, "-display", "none", "-nodefaults",
                         "-device", "isa-debug-exit,iobase=0xf4,iosize=4"],
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=nooktest.scaled(120))
     return p.returncode, serial_text(log), p.stderr
 
 
@@ -91,7 +91,7 @@ def main():
               f"both print the same line: {marker_lines(out)!r} and {marker_lines(qout)!r}")
 
     p = subprocess.run([vmm, "--cdrom", os.path.join(tmp, "missing.iso"), "--control", "none"],
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=nooktest.scaled(60))
     check(p.returncode == 2 and "--cdrom" in p.stderr and "cannot open" in p.stderr,
           f"a missing ISO is refused: {p.stderr.strip()!r}")
 
@@ -114,7 +114,7 @@ def main():
         r = ctl.execute("reset")
         check("return" in r, f"reset: {r!r}")
         try:
-            proc.wait(timeout=120)
+            proc.wait(timeout=nooktest.scaled(120))
         except subprocess.TimeoutExpired:
             pass
         check(proc.returncode == EXIT_STATUS and MARKER in serial_text(log),

@@ -14,7 +14,7 @@ def run(vmm, args, user=None):
     cmd = [vmm] + args
     if user:
         cmd = ["setpriv", "--reuid", user, "--regid", user, "--clear-groups", "--"] + cmd
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=nooktest.scaled(30))
     return p.returncode, p.stderr
 
 

@@ -79,7 +79,7 @@ def main():
         # nookctl speaks the same protocol.
         def ctl(*args):
             return subprocess.run([nookctl, "--control", sock] + list(args), capture_output=True,
-                                  text=True, timeout=10)
+                                  text=True, timeout=nooktest.scaled(10))
         p = ctl("status")
         check(p.returncode == 0 and "state: running" in p.stdout, f"nookctl status: {p.stdout!r}")
         check(ctl("pause").returncode == 0 and "state: paused" in ctl("status").stdout, "nookctl pause")
@@ -87,7 +87,7 @@ def main():
         p = ctl("bogus")
         check(p.returncode == 1 and "unknown command 'bogus'" in p.stderr, f"nookctl bogus: {p.stderr!r}")
         p = subprocess.run([nookctl, "--control", os.path.join(tmp, "nothing.sock"), "status"],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True, timeout=nooktest.scaled(10))
         check(p.returncode == 2 and "cannot connect" in p.stderr, f"nookctl without a VM: {p.stderr!r}")
 
         # The power button reaches the board (SeaBIOS has no OS to act on it).
@@ -97,7 +97,7 @@ def main():
         before = open(serial, errors="replace").read().count("SeaBIOS (version")
         check(c.execute("reset")["return"] == {}, "reset")
         c.wait_event(lambda e: e["event"] == "reset")
-        deadline = time.time() + 30
+        deadline = time.time() + nooktest.scaled(30)
         while time.time() < deadline:
             if open(serial, errors="replace").read().count("SeaBIOS (version") > before:
                 break
@@ -108,7 +108,7 @@ def main():
         check(c.execute("quit")["return"] == {}, "quit")
         e = c.wait_event(lambda e: e["event"] == "state-changed" and e["data"]["state"] == "shutdown")
         check(e["data"]["reason"] == "quit", f"shutdown event says why: {e['data']}")
-        status = proc.wait(timeout=10)
+        status = proc.wait(timeout=nooktest.scaled(10))
         check(status == 0, f"nook-vmm exits 0 after quit (got {status})")
         check(not os.path.exists(sock), "the control socket is removed on exit")
     finally:

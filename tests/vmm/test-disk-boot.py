@@ -13,7 +13,7 @@ from nooktest import check
 
 def boot(vmm, spec, *extra):
     p = subprocess.run([vmm, "--disk", spec, "--control", "none", *extra], stdin=subprocess.DEVNULL,
-                       capture_output=True, timeout=120)
+                       capture_output=True, timeout=nooktest.scaled(120))
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 

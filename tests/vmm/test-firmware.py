@@ -13,7 +13,7 @@ from nooktest import check
 
 
 def read_until(proc, buf, needle, timeout):
-    deadline = time.time() + timeout
+    deadline = time.time() + nooktest.scaled(timeout)
     while needle not in buf[0]:
         left = deadline - time.time()
         if left <= 0:
@@ -44,7 +44,7 @@ def main():
               "the menu lists boot entries")
         c = nooktest.Control(os.path.join(tmp, "c.sock"))
         check(c.execute("quit")["return"] == {}, "quit through the control socket")
-        check(proc.wait(timeout=10) == 0, "nook-vmm exits 0")
+        check(proc.wait(timeout=nooktest.scaled(10)) == 0, "nook-vmm exits 0")
     finally:
         if proc.poll() is None:
             proc.kill()

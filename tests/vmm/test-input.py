@@ -50,7 +50,7 @@ def start_guest(vmm, image, tmp):
 
 
 def nookctl(ctl, sock, *args):
-    return subprocess.run([ctl, "--control", sock, *args], capture_output=True, text=True, timeout=30)
+    return subprocess.run([ctl, "--control", sock, *args], capture_output=True, text=True, timeout=nooktest.scaled(30))
 
 
 def main():
@@ -59,7 +59,7 @@ def main():
     tmp = nooktest.tmpdir()
     g = start_guest(vmm, os.path.join(guests, "input.elf"), tmp)
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + nooktest.scaled(60)
         while "ready for input" not in g.lines() and time.time() < deadline and g.proc.poll() is None:
             time.sleep(0.1)
         lines = g.lines()
@@ -101,7 +101,7 @@ def main():
         p = nookctl(ctl, g.sock, "send-key", "esc")
         check(p.returncode == 0, "nookctl send-key esc")
         check(g.wait_lines(["kbd 01"]) is None, "Escape arrives as 01")
-        status = g.proc.wait(timeout=30)
+        status = g.proc.wait(timeout=nooktest.scaled(30))
         check(status == 1 and "PASS" in g.lines(), f"the guest passes (status {status})")
     finally:
         if g.proc.poll() is None:

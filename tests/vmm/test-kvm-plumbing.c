@@ -223,8 +223,10 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     fd = open("/dev/kvm", O_RDWR);
     if (fd < 0) {
+        /* A TAP plan of nothing with a reason is TAP's skip; an exit
+         * status of 77 would count as an error. */
         g_print("1..0 # SKIP /dev/kvm cannot be opened: %s\n", g_strerror(errno));
-        return 77;
+        return 0;
     }
     close(fd);
     g_test_add_func("/kvm/ioeventfd-irqfd", test_ioeventfd_irqfd);

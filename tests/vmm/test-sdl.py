@@ -49,14 +49,14 @@ def need_tools():
 
 
 def x(*args, timeout=30):
-    p = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(list(args), capture_output=True, text=True, timeout=nooktest.scaled(timeout))
     if p.returncode != 0:
         raise nooktest.Failure(f"{' '.join(args)} failed: {p.stderr.strip()}")
     return p.stdout
 
 
 def wait_until(pred, timeout, step=0.1):
-    deadline = time.time() + timeout
+    deadline = time.time() + nooktest.scaled(timeout)
     while True:
         v = pred()
         if v or time.time() > deadline:
@@ -67,7 +67,7 @@ def wait_until(pred, timeout, step=0.1):
 def find_window(name, timeout=30):
     def search():
         p = subprocess.run(["xdotool", "search", "--name", f"^{re.escape(name)} - Nook"],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True, timeout=nooktest.scaled(10))
         ids = p.stdout.split()
         return ids[0] if ids else None
     w = wait_until(search, timeout, 0.2)
@@ -187,14 +187,14 @@ class Vmm:
     def new_lines(self, settle=0.5, timeout=10, until=None):
         """The guest's lines since the last call: waits for until (a
         predicate on them) or for settle seconds without a new line."""
-        deadline, last, seen = time.time() + timeout, time.time(), len(self.lines())
+        deadline, last, seen = time.time() + nooktest.scaled(timeout), time.time(), len(self.lines())
         while time.time() < deadline:
             lines = self.lines()
             if until and until(lines[self.pos:]):
                 break
             if len(lines) != seen:
                 seen, last = len(lines), time.time()
-            elif not until and time.time() - last > settle:
+            elif not until and time.time() - last > nooktest.scaled(settle):
                 break
             time.sleep(0.05)
         lines = self.lines()
@@ -219,7 +219,7 @@ def windows(name, visible=False):
     """The ids of the X windows titled "NAME - Nook" (mapped ones only with
     visible)."""
     p = subprocess.run(["xdotool", "search", *(["--onlyvisible"] if visible else []),
-                        "--name", f"^{re.escape(name)} - Nook"], capture_output=True, text=True, timeout=10)
+                        "--name", f"^{re.escape(name)} - Nook"], capture_output=True, text=True, timeout=nooktest.scaled(10))
     return p.stdout.split()
 
 
@@ -232,15 +232,15 @@ def test_errors(vmm, guests):
     start = time.time()
     p = subprocess.run([vmm, "--kernel", os.path.join(guests, "vga.elf"), "--vga", "std", "--display", "sdl",
                         "--control", "none", "--serial", "stdio"],
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, env=env)
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=nooktest.scaled(30), env=env)
     err = p.stderr.strip()
     check(p.returncode == 2 and len(err.splitlines()) == 1
           and "cannot open an SDL window: x11 not available" in err and "DISPLAY" in err,
           f"without an X display: one line and status 2 ({p.returncode}): {err!r}")
-    check(p.stdout == "" and time.time() - start < 10, "... before the guest ran")
+    check(p.stdout == "" and time.time() - start < nooktest.scaled(10), "... before the guest ran")
     p = subprocess.run([vmm, "--kernel", os.path.join(guests, "vga.elf"), "--display", "sdl",
                         "--control", "none"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       timeout=30)
+                       timeout=nooktest.scaled(30))
     err = p.stderr.strip()
     check(p.returncode == 2 and err == "nook-vmm: --display sdl: the VM has no graphics card (--vga none)",
           f"--display sdl without a graphics card is a configuration error: {err!r}")
@@ -279,7 +279,7 @@ def test_picture(vmm, guests, tmp):
 
         x("xdotool", "windowfocus", "--sync", win)
         x("xdotool", "key", "ctrl+alt+q")
-        status = v.proc.wait(timeout=15)
+        status = v.proc.wait(timeout=nooktest.scaled(15))
         check(status == 0, f"Ctrl+Alt+Q quits with status 0 ({status})")
     finally:
         v.finish()
@@ -361,7 +361,7 @@ def test_input(vmm, guests, tmp):
 
         x("xdotool", "key", "Escape")
         check(v.new_lines(until=lambda ls: "PASS" in ls)[:1] == kbd("01"), "Escape ends the guest")
-        status = v.proc.wait(timeout=15)
+        status = v.proc.wait(timeout=nooktest.scaled(15))
         check(status == 1, f"the guest passed (status {status})")
     finally:
         v.finish()
@@ -385,7 +385,7 @@ def test_close(vmm, guests, tmp):
         close_window(win)
         check(v.new_lines(until=lambda ls: ls) == ["power button"], "closing again later presses it again")
         close_window(win)
-        status = v.proc.wait(timeout=15)
+        status = v.proc.wait(timeout=nooktest.scaled(15))
         check(status == 0, f"a second close within a few seconds quits with status 0 ({status})")
     finally:
         v.finish()
@@ -409,7 +409,7 @@ def test_open_window(vmm, nookctl, guests, tmp):
         def opens(how):
             if how == "nookctl":
                 p = subprocess.run([nookctl, "--control", v.sock, "open-window"], capture_output=True,
-                                   text=True, timeout=30)
+                                   text=True, timeout=nooktest.scaled(30))
                 check(p.returncode == 0 and p.stdout.strip() == "open: true",
                       f"nookctl open-window: {p.returncode} {p.stdout.strip()!r} {p.stderr.strip()!r}")
             else:
@@ -489,7 +489,7 @@ def test_open_window(vmm, nookctl, guests, tmp):
         check(v.proc.poll() is None and c.execute("query-status")["return"]["running"], "the guest still runs")
 
         c.execute("quit")
-        status = v.proc.wait(timeout=15)
+        status = v.proc.wait(timeout=nooktest.scaled(15))
         check(status == 0, f"quit ends it with status 0 ({status})")
     finally:
         v.finish()
@@ -507,7 +507,7 @@ def test_open_window(vmm, nookctl, guests, tmp):
         st = c.execute("query-status")["return"]
         check(st["window"] is False and v.proc.poll() is None, f"and the VM runs on: {st}")
         c.execute("quit")
-        check(v.proc.wait(timeout=15) == 0, "quit ends it")
+        check(v.proc.wait(timeout=nooktest.scaled(15)) == 0, "quit ends it")
     finally:
         v.finish()
 

@@ -16,7 +16,7 @@ TEXT = "typed through a unix socket, longer than the sixteen-byte FIFO"
 
 def recv_until(sock, needle, timeout):
     data = b""
-    deadline = time.time() + timeout
+    deadline = time.time() + nooktest.scaled(timeout)
     while needle.encode() not in data and time.time() < deadline:
         sock.settimeout(max(0.01, deadline - time.time()))
         try:
@@ -40,7 +40,7 @@ def main():
     proc = subprocess.Popen([vmm, "--kernel", os.path.join(guests, "echo.elf"), "--serial", "unix:" + path,
                              "--control", "none"], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.time() + 10
+        deadline = time.time() + nooktest.scaled(10)
         while not os.path.exists(path) and time.time() < deadline:
             time.sleep(0.01)
         s = socket.socket(socket.AF_UNIX)
@@ -55,7 +55,7 @@ def main():
         s.sendall((TEXT + "\n").encode())
         out = recv_until(s, "PASS", 15)
         check("= got: " + TEXT in out, "what the client typed reached the guest intact")
-        status = proc.wait(timeout=15)
+        status = proc.wait(timeout=nooktest.scaled(15))
         check(status == 1, f"the guest passes and exits (status {status})")
         check(not os.path.exists(path), "the socket is removed on exit")
     finally:
@@ -65,12 +65,12 @@ def main():
 
     log = os.path.join(tmp, "serial.log")
     p = subprocess.run([vmm, "--kernel", os.path.join(guests, "serial.elf"), "--serial", "file:" + log,
-                        "--control", "none"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+                        "--control", "none"], stdin=subprocess.DEVNULL, capture_output=True, timeout=nooktest.scaled(30))
     text = open(log, errors="replace").read()
     check(p.returncode == 1 and "PASS" in text and p.stdout == b"",
           "--serial file: writes the guest's output to the file and nothing to stdout")
     p = subprocess.run([vmm, "--kernel", os.path.join(guests, "serial.elf"), "--serial", "none",
-                        "--control", "none"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+                        "--control", "none"], stdin=subprocess.DEVNULL, capture_output=True, timeout=nooktest.scaled(30))
     check(p.returncode == 1 and p.stdout == b"", "--serial none drops the output and the guest carries on")
 
 

@@ -47,7 +47,7 @@ def start_guest(vmm, image, tmp):
 
 def spice_client(client, sock, *args):
     return subprocess.run([client, "--uri", "spice+unix://" + sock, *args], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=nooktest.scaled(60))
 
 
 def through_spice_client(g, client):
@@ -81,27 +81,27 @@ def through_remote_viewer(g, tmp):
                           stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "remote-viewer.log"), "w"))
     try:
         p = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--class", "remote-viewer"],
-                           capture_output=True, text=True, env=env, timeout=60)
+                           capture_output=True, text=True, env=env, timeout=nooktest.scaled(60))
         wins = p.stdout.split()
         check(p.returncode == 0 and wins, f"remote-viewer shows a window: {p.stderr.strip()!r}")
         win = wins[-1]
         time.sleep(2)           # the display channel and the inputs channel connect
-        subprocess.run(["xdotool", "windowactivate", "--sync", win], env=env, timeout=30)
-        subprocess.run(["xdotool", "windowfocus", "--sync", win], env=env, timeout=30)
+        subprocess.run(["xdotool", "windowactivate", "--sync", win], env=env, timeout=nooktest.scaled(30))
+        subprocess.run(["xdotool", "windowfocus", "--sync", win], env=env, timeout=nooktest.scaled(30))
         p = subprocess.run(["xdotool", "getwindowgeometry", win], capture_output=True, text=True, env=env,
-                           timeout=30)
+                           timeout=nooktest.scaled(30))
         print(p.stdout.strip())
         for key, codes in (("a", ["1e", "9e"]), ("Up", ["e0", "48", "e0", "c8"]), ("F12", ["58", "d8"])):
-            subprocess.run(["xdotool", "key", "--delay", "50", key], env=env, timeout=30)
+            subprocess.run(["xdotool", "key", "--delay", "50", key], env=env, timeout=nooktest.scaled(30))
             got = g.wait_lines([f"kbd {c}" for c in codes], timeout=15, skip=True)
             check(got is None, f"xdotool key {key} in remote-viewer arrives as {' '.join(codes)}"
                   + (f", got {got[-8:]}" if got else ""))
         # A click in the guest's screen: in server mode the first click makes
         # remote-viewer grab the pointer; the clicks after it go to the guest.
-        subprocess.run(["xdotool", "mousemove", "--window", win, "200", "200", "click", "1"], env=env, timeout=30)
+        subprocess.run(["xdotool", "mousemove", "--window", win, "200", "200", "click", "1"], env=env, timeout=nooktest.scaled(30))
         time.sleep(0.5)
-        subprocess.run(["xdotool", "click", "--repeat", "2", "--delay", "200", "1"], env=env, timeout=30)
-        deadline = time.time() + 15
+        subprocess.run(["xdotool", "click", "--repeat", "2", "--delay", "200", "1"], env=env, timeout=nooktest.scaled(30))
+        deadline = time.time() + nooktest.scaled(15)
         while time.time() < deadline:
             if any(line.startswith("aux ") and int(line.split()[1], 16) & 1 for line in g.lines()[g.pos:]):
                 break

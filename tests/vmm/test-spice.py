@@ -48,7 +48,7 @@ class Vmm:
         try:
             if self.proc.poll() is None:
                 self.control.execute("quit")
-                check(self.proc.wait(timeout=10) == 0, "nook-vmm exits 0")
+                check(self.proc.wait(timeout=nooktest.scaled(10)) == 0, "nook-vmm exits 0")
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
@@ -74,7 +74,7 @@ def same_as_screendump(vm, ppm, png):
 
 
 def ocr(path):
-    p = subprocess.run(["tesseract", path, "-", "--psm", "6"], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(["tesseract", path, "-", "--psm", "6"], capture_output=True, text=True, timeout=nooktest.scaled(120))
     return [" ".join(line.split()) for line in p.stdout.splitlines() if line.strip()]
 
 
@@ -109,9 +109,9 @@ def tcp_password(vmm, tmp):
     ppm = os.path.join(tmp, "tcp.ppm")
     vm = Vmm(vmm, tmp, "tcp", f"tcp:127.0.0.1:{port},password-file={pw}")
     try:
-        p = screenshot(["-h", "127.0.0.1", "-p", str(port), "-w", "wrong"], ppm, timeout=30)
+        p = screenshot(["-h", "127.0.0.1", "-p", str(port), "-w", "wrong"], ppm, timeout=nooktest.scaled(30))
         check(p.returncode != 0 and not os.path.exists(ppm), "a wrong password gets no picture")
-        p = screenshot(["-h", "127.0.0.1", "-p", str(port)], ppm, timeout=30)
+        p = screenshot(["-h", "127.0.0.1", "-p", str(port)], ppm, timeout=nooktest.scaled(30))
         check(p.returncode != 0 and not os.path.exists(ppm), "no password gets no picture")
         p = screenshot(["-h", "127.0.0.1", "-p", str(port), "-w", "s3cret-words"], ppm)
         check(p.returncode == 0, f"the password from the file opens the display: {p.stderr.strip()!r}")
@@ -122,7 +122,7 @@ def tcp_password(vmm, tmp):
 
 def make_certs(d):
     def ossl(*a):
-        subprocess.run(["openssl", *a], check=True, capture_output=True, timeout=60)
+        subprocess.run(["openssl", *a], check=True, capture_output=True, timeout=nooktest.scaled(60))
     os.makedirs(d)
     ca_key, ca, key, csr, cert = (os.path.join(d, n) for n in
                                   ("ca-key.pem", "ca-cert.pem", "server-key.pem", "server.csr", "server-cert.pem"))
@@ -149,11 +149,11 @@ def tcp_tls(vmm, client, tmp):
     uri = f"spice://localhost?tls-port={tls_port}"
     try:
         p = subprocess.run([client, "--uri", uri, "--password", "s3cret-words", "--shot", ppm, "--timeout", "20"],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=nooktest.scaled(60))
         check(p.returncode != 0 and not os.path.exists(ppm),
               "a client that does not trust the certificate's CA gets no picture over TLS")
         p = subprocess.run([client, "--uri", uri, "--ca-file", ca, "--password", "s3cret-words", "--shot", ppm],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=nooktest.scaled(60))
         check(p.returncode == 0, f"a client that trusts the CA gets the display over TLS: {p.stderr.strip()!r}")
         check(images.read_image(ppm)[:2] == (720, 400), "and the text screen arrives")
     finally:
@@ -180,7 +180,7 @@ def refused(vmm, tmp):
     ]
     for args, want in cases:
         p = subprocess.run([vmm, "--serial", "none", "--control", "none", *args], capture_output=True,
-                           text=True, timeout=20)
+                           text=True, timeout=nooktest.scaled(20))
         check(p.returncode == 2 and want in p.stderr,
               f"{' '.join(args)} is refused, saying '{want}': {p.returncode} {p.stderr.strip()!r}")
     check(open(plain).read() == "user data\n", "the file in the socket's place is untouched")

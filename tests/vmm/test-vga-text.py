@@ -23,7 +23,7 @@ BANNER_ROWS = 16
 
 
 def ocr(png):
-    p = subprocess.run(["tesseract", png, "-", "--psm", "6"], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(["tesseract", png, "-", "--psm", "6"], capture_output=True, text=True, timeout=nooktest.scaled(120))
     return [" ".join(line.split()) for line in p.stdout.splitlines() if line.strip()]
 
 
@@ -46,7 +46,7 @@ def nook_screen(vmm, nookctl, tmp):
 
         rel = "nookctl.png"
         p = subprocess.run([nookctl, "--control", sock, "screendump", rel], cwd=tmp,
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True, timeout=nooktest.scaled(30))
         check(p.returncode == 0 and os.path.exists(os.path.join(tmp, rel)),
               f"nookctl screendump with a relative path writes there: {p.stderr.strip()!r}")
 
@@ -58,7 +58,7 @@ def nook_screen(vmm, nookctl, tmp):
         r = c.execute("screendump", {"file": 7})
         check(r.get("error", {}).get("class") == "InvalidArgument", f"a file that is no string: {r}")
         check(c.execute("quit")["return"] == {}, "quit")
-        check(proc.wait(timeout=10) == 0, "nook-vmm exits 0")
+        check(proc.wait(timeout=nooktest.scaled(10)) == 0, "nook-vmm exits 0")
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -80,12 +80,12 @@ def no_display(vmm, tmp):
               and not os.path.exists(os.path.join(tmp, "none.png")),
               f"--vga none: screendump says there is no display: {r}")
         c.execute("quit")
-        proc.wait(timeout=10)
+        proc.wait(timeout=nooktest.scaled(10))
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    p = subprocess.run([vmm, "--vga", "vesa"], capture_output=True, text=True, timeout=10)
+    p = subprocess.run([vmm, "--vga", "vesa"], capture_output=True, text=True, timeout=nooktest.scaled(10))
     check(p.returncode == 2 and "--vga vesa" in p.stderr, f"--vga vesa is refused: {p.stderr.strip()!r}")
 
 
@@ -114,7 +114,7 @@ def qemu_screen(qemu, tmp):
                 reply = json.loads(f.readline())
                 if "event" not in reply:
                     break
-        proc.wait(timeout=20)
+        proc.wait(timeout=nooktest.scaled(20))
     finally:
         if proc.poll() is None:
             proc.kill()
