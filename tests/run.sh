@@ -25,8 +25,8 @@ configure() {
 }
 
 step configure "$out/main" -Dwerror=true -Dnested_tests=true
-# The compile step also boots the nested suite's guests (build steps its
-# tests read); the test step must not boot them again.
+# The compile step only compiles; the test step boots the nested suite's
+# guests, each configuration once, in the first of its tests that runs.
 step meson compile -C "$out/main"
 step meson test -C "$out/main" --no-rebuild --print-errorlogs --num-processes 2
 

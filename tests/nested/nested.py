@@ -8,8 +8,9 @@ NAME.log (both consoles, each line stamped with host seconds since QEMU
 started) and NAME.json (how the run went) in --out, for check.py.
 
 The run itself always exits 0 once its arguments are valid, so that a broken
-guest shows up as failed checks rather than as a failed build step; a missing
-prerequisite is recorded as a skip with the reason.
+guest shows up as failed checks that say what went wrong; a missing
+prerequisite is recorded as a skip with the reason. The tests run it through
+run-check.py, once per configuration and `meson test`.
 """
 import argparse
 import base64
@@ -582,25 +583,32 @@ def run_qemu(args, vmlinux, initrd, logpath, screens):
             logf.write(f"[{time.time() - start:9.3f}] {prefix}{text}\n")
             logf.flush()
 
-        while streams:
-            left = deadline - time.time()
-            if left <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select(list(streams), [], [], min(left, 1.0))
-            for fd in ready:
-                prefix, buf = streams[fd]
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    if buf:
-                        emit(prefix, buf)
-                    del streams[fd]
-                    continue
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    emit(prefix, line)
-                streams[fd][1] = buf
+        try:
+            while streams:
+                left = deadline - time.time()
+                if left <= 0:
+                    timed_out = True
+                    break
+                ready, _, _ = select.select(list(streams), [], [], min(left, 1.0))
+                for fd in ready:
+                    prefix, buf = streams[fd]
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        if buf:
+                            emit(prefix, buf)
+                        del streams[fd]
+                        continue
+                    buf += chunk
+                    while b"\n" in buf:
+                        line, buf = buf.split(b"\n", 1)
+                        emit(prefix, line)
+                    streams[fd][1] = buf
+        except BaseException:
+            # Interrupted (SIGTERM from meson's test timeout, ^C): QEMU is
+            # in a session of its own, so it would outlive us.
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
         if timed_out:
             os.killpg(proc.pid, signal.SIGKILL)
             for prefix, buf in streams.values():
@@ -760,6 +768,9 @@ def main():
         p.error("--vmm is needed unless --l2-vmm qemu")
     args.out = os.path.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
+    # meson test ends a test that ran out of time with SIGTERM to its process
+    # group; run_qemu then kills QEMU, which is not in that group.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     # One run at a time: runs share the unpacked kernel, and two TCG machines
     # on a small host would slow each other into timer trouble.
     with open(os.path.join(args.out, "nested.lock"), "w") as lock:
