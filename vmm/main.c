@@ -10,8 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../display/sdl.h"
-#include "../display/spice.h"
+#include "../display/module.h"
 #include "core/accel.h"
 #include "core/control.h"
 #include "core/keymap.h"
@@ -22,6 +21,10 @@
 struct app {
     struct machine *machine;
     struct control_server *control;
+    /* The display modules' functions: nook-display-spice.so's once
+     * --display spice opened it, nook-display-sdl.so's once --display sdl
+     * or open-window did (display_module_load); NULL before. */
+    struct display_backend display;
     struct spice_display *spice;
     struct sdl_display *sdl;            /* --display sdl's window, or open-window's */
     /* Set by open-window's window on the SDL thread when its user closed it;
@@ -67,6 +70,15 @@ static void sdl_window_closed(void *opaque)
 
 static const struct sdl_display_ops sdl_window_ops = { .closed = sdl_window_closed };
 
+/* Opens nook-display-KIND.so the first time a display of that kind is
+ * wanted; 0 or -errno with the reason in err (display_module_load). */
+static int load_display(struct app *app, const char *kind, char *err, size_t errlen)
+{
+    bool loaded = strcmp(kind, "sdl") == 0 ? app->display.sdl_new != NULL : app->display.spice_new != NULL;
+
+    return loaded ? 0 : display_module_load(kind, &app->display, err, errlen);
+}
+
 /* Sends a state-changed (or reset) event to every control client; status is
  * included when it is not negative. */
 static void broadcast_state(struct app *app, const char *event, const char *state,
@@ -108,7 +120,7 @@ static void close_window(struct app *app, const char *reason)
     g_autoptr(JsonNode) data = NULL;
     g_autofree char *line = NULL;
 
-    sdl_display_free(app->sdl);
+    app->display.sdl_free(app->sdl);
     app->sdl = NULL;
     /* The thread that could set it is gone: a note it left is answered. */
     atomic_store(&app->window_closed, false);
@@ -405,8 +417,12 @@ static bool cmd_open_window(void *opaque, JsonObject *args, JsonBuilder *b, GErr
                         "the VM has no display (it runs with --vga none)");
             return false;
         }
-        app->sdl = sdl_display_new(app->name, con, &app->machine->input, &sdl_window_ops, app,
-                                   err, sizeof(err));
+        if (load_display(app, "sdl", err, sizeof(err)) < 0) {
+            g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_GENERIC, "%s", err);
+            return false;
+        }
+        app->sdl = app->display.sdl_new(app->name, con, &app->machine->input, &sdl_window_ops, app,
+                                         err, sizeof(err));
         if (!app->sdl) {
             g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_GENERIC, "%s", err);
             return false;
@@ -655,7 +671,9 @@ int main(int argc, char **argv)
         "guest hit an error KVM cannot handle, and (v << 1) | 1 when the guest wrote v\n"
         "to the debug-exit port 0xf4. --check-accel exits 0 or 1.\n"
         "\n"
-        "NOOK_ACCEL_DEVICE, when set, is the device opened instead of /dev/kvm or /dev/nookhv.\n");
+        "NOOK_ACCEL_DEVICE, when set, is the device opened instead of /dev/kvm or /dev/nookhv.\n"
+        "NOOK_MODULE_DIR, when set, is the only folder --display sdl|spice and open-window\n"
+        "look in for nook-display-sdl.so and nook-display-spice.so.\n");
     if (!g_option_context_parse(ctx, &argc, &argv, &error))
         return config_error("%s (see --help)", error->message);
     if (opt_version) {
@@ -755,17 +773,22 @@ int main(int argc, char **argv)
             machine_free(app.machine);
             return config_error("--display spice: the VM has no graphics card (--vga none)");
         }
+        if (load_display(&app, "spice", err, sizeof(err)) < 0) {
+            control_server_free(app.control);
+            machine_free(app.machine);
+            return config_error("--display spice: %s", err);
+        }
         spec = opt_spice ? g_strdup(opt_spice)
                          : g_strdup_printf("unix:%s/nook/%s/spice.sock", g_get_user_runtime_dir(), app.name);
-        app.spice = spice_display_new(spec, app.name, machine_console(app.machine), &app.machine->input,
-                                      err, sizeof(err));
+        app.spice = app.display.spice_new(spec, app.name, machine_console(app.machine), &app.machine->input,
+                                          err, sizeof(err));
         if (!app.spice) {
             control_server_free(app.control);
             machine_free(app.machine);
             return config_error("%s", err);
         }
-        if (spice_display_socket(app.spice))
-            log_info("SPICE display on %s", spice_display_socket(app.spice));
+        if (app.display.spice_socket(app.spice))
+            log_info("SPICE display on %s", app.display.spice_socket(app.spice));
     }
     if (strcmp(opt_display, "sdl") == 0) {
         if (!machine_console(app.machine)) {
@@ -773,8 +796,13 @@ int main(int argc, char **argv)
             machine_free(app.machine);
             return config_error("--display sdl: the VM has no graphics card (--vga none)");
         }
-        app.sdl = sdl_display_new(app.name, machine_console(app.machine), &app.machine->input,
-                                  &sdl_ops, &app, err, sizeof(err));
+        if (load_display(&app, "sdl", err, sizeof(err)) < 0) {
+            control_server_free(app.control);
+            machine_free(app.machine);
+            return config_error("--display sdl: %s", err);
+        }
+        app.sdl = app.display.sdl_new(app.name, machine_console(app.machine), &app.machine->input,
+                                      &sdl_ops, &app, err, sizeof(err));
         if (!app.sdl) {
             control_server_free(app.control);
             machine_free(app.machine);
@@ -816,8 +844,10 @@ int main(int argc, char **argv)
         control_server_flush(app.control);
         control_server_free(app.control);
     }
-    spice_display_free(app.spice);
-    sdl_display_free(app.sdl);
+    if (app.spice)
+        app.display.spice_free(app.spice);
+    if (app.sdl)
+        app.display.sdl_free(app.sdl);
     if (!opt_sync_teardown)
         vm_detach_teardown(app.machine->vm);
     g_source_remove(wake_watch);
