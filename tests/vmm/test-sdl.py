@@ -36,7 +36,9 @@ import pictures  # noqa: E402
 
 TOOLS = [("xvfb-run", "xvfb"), ("Xvfb", "xvfb"), ("xauth", "xauth"), ("xdotool", "xdotool"),
          ("import", "imagemagick"), ("xwininfo", "x11-utils")]
-SCREEN = "-screen 0 1280x1024x24"
+# -noreset: without it Xvfb resets when its last client leaves, and a
+# client that connects just then is refused.
+SCREEN = "-screen 0 1280x1024x24 -noreset"
 GRAB_HINT = "Press Ctrl+Alt+G to release grab"
 
 
