@@ -55,6 +55,7 @@ struct _NookDisplay
 
   gboolean gl_allowed;
   gboolean connected;
+  gboolean session_ended;        /* the session's main channel failed or closed */
   /* Since the last close: 1 once the guest has drawn (a primary surface
    * alone is blank), 2 once that is on screen (nook-trace.h). */
   int trace_state;
@@ -450,6 +451,7 @@ on_main_event (SpiceChannel      *channel,
       spice_main_channel_request_mouse_mode (SPICE_MAIN_CHANNEL (channel), SPICE_MOUSE_MODE_CLIENT);
       break;
     case SPICE_CHANNEL_ERROR_CONNECT:
+      self->session_ended = TRUE;
       /* A machine that is starting may not listen yet. */
       if (self->retries++ < CONNECT_RETRIES && !self->retry_id)
         self->retry_id = g_timeout_add (CONNECT_RETRY_MS, on_retry, self);
@@ -459,6 +461,7 @@ on_main_event (SpiceChannel      *channel,
     case SPICE_CHANNEL_ERROR_LINK:
     case SPICE_CHANNEL_ERROR_AUTH:
     case SPICE_CHANNEL_ERROR_TLS:
+      self->session_ended = TRUE;
       nook_display_release_grab (self);
       release_keys (self);
       set_connected (self, FALSE);
@@ -551,6 +554,7 @@ reconnect (NookDisplay *self)
   g_autofree char *uri = NULL;
 
   drop_session (self);
+  self->session_ended = FALSE;
   if (!self->spice_path)
     return;
   uri = g_strconcat ("spice+unix://", self->spice_path, NULL);
@@ -575,7 +579,11 @@ nook_display_open (NookDisplay *self,
   g_return_if_fail (NOOK_IS_DISPLAY (self));
   g_return_if_fail (spice_path != NULL);
 
-  if (self->session && g_strcmp0 (self->spice_path, spice_path) == 0 && self->connected)
+  /* A session to the same server that is connected, or still linking its
+   * channels, is kept: starting another one would drop it half-linked
+   * (the machine's state changes while its display connects). */
+  if (self->session && g_strcmp0 (self->spice_path, spice_path) == 0
+      && (self->connected || !self->session_ended))
     return;
   g_free (self->spice_path);
   self->spice_path = g_strdup (spice_path);

@@ -347,8 +347,8 @@ def main():
         # A click gives the guest the keyboard; the demo boot sector echoes.
         greeting = wait(lambda: (lambda t: t if "from the Nook demo machine" in t else None)(
             screen.text(screen.shot("greeting"), "^Nook$")), "the demo boot sector's greeting", 60, step=2)
-        # tesseract reads this font's V as U now and then.
-        if not re.search(r"from D[VU]D/CD", greeting):
+        # tesseract reads this font's V as U or Y now and then.
+        if not re.search(r"from D[VUY]D/CD", greeting):
             raise Failure(f"SeaBIOS did not say it booted from the DVD-ROM drive; tesseract read:\n{greeting}")
         ok("SeaBIOS booted the ISO from the DVD-ROM drive: the demo boot sector greets")
         _, nx, ny, nw, nh = window_geometry("^Nook$")
