@@ -2,7 +2,7 @@
 """Runs a command under a real KVM: on this machine's /dev/kvm when it works,
 else inside an L1.
 
-    l1run.py --cache DIR [--memory MIB] [--keep] [--why] -- COMMAND [ARG...]
+    l1run.py --vmm NOOK-VMM --cache DIR [--memory MIB] [--keep] [--why] -- COMMAND [ARG...]
 
 The L1 is QEMU TCG with an emulated AMD-V CPU booting Debian's kernel (the
 package linux-image-amd64 depends on, fetched with apt-get download into
@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -39,8 +40,6 @@ import nested  # noqa: E402  (the kernel package and initramfs helpers)
 # is emulated: the tests' waits multiply their limits by it. Meson's own
 # per-test timeouts are set for L1.
 TIME_SCALE = 6
-KVM_GET_API_VERSION = 0xAE00
-KVM_CREATE_VM = 0xAE01
 
 # What L1 loads, in order, from the kernel package: the virtio-pci transport
 # and 9p for the root, then KVM.
@@ -60,42 +59,36 @@ L1_MODULES = [
 # Variables that describe this machine's session rather than the test.
 NOT_PASSED = {"TMPDIR", "XDG_RUNTIME_DIR", "DISPLAY", "XAUTHORITY", "WAYLAND_DISPLAY",
               "DBUS_SESSION_BUS_ADDRESS", "PWD", "OLDPWD", "SHLVL", "_", "TERM",
-              "SSH_AUTH_SOCK", "SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY", "MAIL"}
+              "SSH_AUTH_SOCK", "SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY", "MAIL",
+              # a device of this machine's; L1's is /dev/kvm
+              "NOOK_ACCEL_DEVICE"}
 
 
 class SetupError(Exception):
     """L1 cannot be made on this machine; the message says what is missing."""
 
 
-def kvm_problem():
-    """None when this machine's /dev/kvm creates a VM, else why not."""
+def kvm_problem(vmm):
+    """None when this machine's KVM device creates a VM, else why not, in
+    nook-vmm's own words (nook-vmm --check-accel)."""
     try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError as e:
-        return f"/dev/kvm cannot be opened: {e.strerror}"
-    try:
-        version = fcntl.ioctl(fd, KVM_GET_API_VERSION, 0)
-        if version != 12:
-            return f"/dev/kvm speaks KVM API {version}, not 12"
-        vm = fcntl.ioctl(fd, KVM_CREATE_VM, 0)
-        os.close(vm)
-    except OSError as e:
-        return f"/dev/kvm cannot create a VM: {e.strerror}"
-    finally:
-        os.close(fd)
-    return None
+        p = subprocess.run([vmm, "--check-accel"], capture_output=True, text=True, timeout=60)
+        answer = json.loads(p.stdout)
+    except (OSError, subprocess.TimeoutExpired, ValueError) as e:
+        raise SetupError(f"{vmm} --check-accel gave no answer: {e}") from None
+    return None if answer.get("ok") else answer.get("problem") or answer.get("code")
 
 
-def where(forced):
+def where(forced, vmm):
     """('host' | 'l1', reason)."""
     if forced == "1":
         return "l1", "NOOK_TEST_L1=1"
-    problem = kvm_problem()
+    problem = kvm_problem(vmm)
     if forced == "0":
         return "host", "NOOK_TEST_L1=0" + (f" ({problem})" if problem else "")
     if problem:
         return "l1", problem
-    return "host", "/dev/kvm creates VMs"
+    return "host", "the KVM device creates VMs"
 
 
 # ---- the L1 image ----
@@ -257,6 +250,8 @@ def main():
     p.add_argument("--cache", default=os.environ.get("NOOK_L1_CACHE"),
                    help="folder for the kernel, L1's initramfs and the jobs "
                         "(default $NOOK_L1_CACHE)")
+    p.add_argument("--vmm", required=True,
+                   help="nook-vmm, whose --check-accel says whether this machine's KVM works")
     p.add_argument("--memory", type=int, default=2048, help="L1's RAM in MiB (default 2048)")
     p.add_argument("--keep", action="store_true", help="keep the job folder after a pass")
     p.add_argument("--why", action="store_true", help="say where the command would run, and why")
@@ -266,7 +261,11 @@ def main():
     forced = os.environ.get("NOOK_TEST_L1", "")
     if os.environ.get("NOOK_TEST_IN_L1") == "1":
         forced = "0"            # already in L1: its /dev/kvm is the real one
-    place, reason = where(forced)
+    try:
+        place, reason = where(forced, args.vmm)
+    except SetupError as e:
+        print(f"l1run: {e}", file=sys.stderr)
+        return 1
     if args.why:
         print(f"{place}: {reason}")
         return 0
