@@ -41,8 +41,8 @@ import nested  # noqa: E402  (the kernel package and initramfs helpers)
 # per-test timeouts are set for L1.
 TIME_SCALE = 6
 
-# What L1 loads, in order, from the kernel package: the virtio-pci transport
-# and 9p for the root, then KVM.
+# What L1 loads, in order, from the kernel package: the virtio-pci transport,
+# 9p for the root and virtio-serial for the job's output, then KVM.
 L1_MODULES = [
     "drivers/virtio/virtio_ring.ko",
     "drivers/virtio/virtio.ko",
@@ -54,6 +54,7 @@ L1_MODULES = [
     "net/9p/9pnet.ko",
     "net/9p/9pnet_virtio.ko",
     "fs/9p/9p.ko",
+    "drivers/char/virtio_console.ko",
 ] + nested.KVM_MODULES
 
 # Variables that describe this machine's session rather than the test.
@@ -161,8 +162,11 @@ def job_script(job, cmd):
               if k.replace("_", "a").isalnum() and not k[0].isdigit()]
     lines.append(f"cd {q(os.getcwd())} || exit 1")
     lines.append(f"echo $(cut -d' ' -f1 /proc/uptime) > {q(job)}/started")
-    lines.append(" ".join(q(a) for a in cmd)
-                 + f" >{q(job)}/stdout 2>{q(job)}/stderr")
+    # Standard output and error go out through virtio-serial ports that QEMU
+    # writes straight into JOB/stdout and JOB/stderr on this machine, so they
+    # are there as they are written, even when L1 is stopped mid-test (a
+    # file written over 9p stays in L1's page cache until written back).
+    lines.append(" ".join(q(a) for a in cmd) + " >/dev/l1-stdout 2>/dev/l1-stderr")
     lines.append(f"echo $? > {q(job)}/rc.tmp && mv {q(job)}/rc.tmp {q(job)}/rc")
     return "\n".join(lines) + "\n"
 
@@ -206,15 +210,24 @@ def run_in_l1(args, reason):
            "-no-reboot", "-serial", f"file:{console}", "-monitor", "none",
            "-kernel", vmlinux, "-initrd", initrd, "-append", append,
            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=passthrough,"
-                      "multidevs=remap,id=hostroot"]
+                      "multidevs=remap,id=hostroot",
+           "-device", "virtio-serial-pci,id=l1ports"]
+    for nr, name in enumerate(("stdout", "stderr"), start=1):
+        cmd += ["-chardev", f"file,id={name},path=" + os.path.join(job, name).replace(",", ",,"),
+                "-device", f"virtserialport,bus=l1ports.0,nr={nr},chardev={name},name=l1.{name}"]
     print(f"l1run: in L1 ({reason}); job {job}", file=sys.stderr, flush=True)
     start = time.monotonic()
     qemu_proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=open(os.path.join(job, "qemu.stderr"), "w"))
 
     def stop(signum, _frame):
+        # The main thread may be inside qemu_proc.wait(), holding the lock
+        # that Popen.wait() takes: reap QEMU without it.
         qemu_proc.kill()
-        qemu_proc.wait()
+        try:
+            os.waitpid(qemu_proc.pid, 0)
+        except ChildProcessError:
+            pass
         replay(job)
         print(f"l1run: stopped by signal {signum} after {time.monotonic() - start:.0f} s; "
               f"L1's console ({console}) ends:", file=sys.stderr)
