@@ -12,9 +12,17 @@
 
 #define KICK_SIGNAL SIGUSR1
 
+/* The vCPU this thread runs. The kick signal sets its immediate_exit, so
+ * that a kick that lands after the thread checked for requests but before
+ * it entered KVM_RUN still makes KVM_RUN return at once: vcpu_kick's own
+ * store may be overwritten by the thread clearing the flag. */
+static _Thread_local struct vcpu *this_vcpu;
+
 static void kick_handler(int sig)
 {
     (void)sig;
+    if (this_vcpu)
+        this_vcpu->run->immediate_exit = 1;
 }
 
 /* Captures the state KVM gives a vCPU at creation; reset goes back to it. */
@@ -246,10 +254,14 @@ static void *vcpu_thread(void *arg)
 
     sigemptyset(&set);
     sigaddset(&set, KICK_SIGNAL);
+    this_vcpu = vcpu;
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
     for (;;) {
         vcpu->run->immediate_exit = 0;
+        /* The flag's store before the loads of the requests: else a kick
+         * between them could be lost (x86 reorders a store after a load). */
+        atomic_thread_fence(memory_order_seq_cst);
         if (!vcpu_check_requests(vcpu))
             break;
         if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
