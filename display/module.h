@@ -18,7 +18,7 @@
  * of that changes in a way a module built before would get wrong; nook-vmm
  * refuses a module built with another number.
  */
-#define DISPLAY_MODULE_ABI 1
+#define DISPLAY_MODULE_ABI 2
 
 /* What the modules provide. Each fills the members of its own kind and
  * leaves the others alone. The functions are those of sdl.h and spice.h. */
@@ -30,7 +30,8 @@ struct display_backend {
     void (*sdl_free)(struct sdl_display *d);
     /* nook-display-spice.so */
     struct spice_display *(*spice_new)(const char *spec, const char *name, struct console *con,
-                                       struct input *in, char *err, size_t errlen);
+                                       struct input *in, struct audio_backend *audio,
+                                       char *err, size_t errlen);
     void (*spice_free)(struct spice_display *d);
     const char *(*spice_socket)(const struct spice_display *d);
 };

@@ -946,8 +946,10 @@ static int configure(struct spice_display *d, const char *spec, char *err, size_
 }
 
 struct spice_display *spice_display_new(const char *spec, const char *name, struct console *con,
-                                        struct input *in, char *err, size_t errlen)
+                                        struct input *in, struct audio_backend *audio,
+                                        char *err, size_t errlen)
 {
+    (void)audio;
     struct spice_display *d = calloc(1, sizeof(*d));
     QXLDevMemSlot slot = {
         .slot_group_id = MEMSLOT_GROUP,

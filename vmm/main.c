@@ -781,7 +781,7 @@ int main(int argc, char **argv)
         spec = opt_spice ? g_strdup(opt_spice)
                          : g_strdup_printf("unix:%s/nook/%s/spice.sock", g_get_user_runtime_dir(), app.name);
         app.spice = app.display.spice_new(spec, app.name, machine_console(app.machine), &app.machine->input,
-                                          err, sizeof(err));
+                                          NULL, err, sizeof(err));
         if (!app.spice) {
             control_server_free(app.control);
             machine_free(app.machine);

@@ -294,9 +294,14 @@ struct clock_backend {
     bool thread_started, quit;
     struct clock_voice voices[CLOCK_VOICES];
     unsigned nvoices;
+    const struct audio_clock_sink *sink;    /* NULL: output is dropped, input silent */
+    void *sink_opaque;
+    uint8_t scratch[65536];
+};
+
+struct wav_files {
     struct wav_out out;
     struct wav_in in;           /* data NULL: input is silence */
-    uint8_t scratch[65536];
 };
 
 static void put_le16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
@@ -429,9 +434,13 @@ static void clock_tick(struct clock_backend *cb, uint64_t now)
                     atomic_fetch_add(&v->underruns, 1);
                 }
                 audio_apply_volume(v, cb->scratch, n * fb);
-                wav_out_write(&cb->out, cb->scratch, n * fb, now);
+                if (cb->sink && cb->sink->play)
+                    cb->sink->play(cb->sink_opaque, v, cb->scratch, n * fb);
             } else {
-                wav_in_read(&cb->in, &v->fmt, (int16_t *)cb->scratch, n);
+                got = cb->sink && cb->sink->record
+                          ? cb->sink->record(cb->sink_opaque, v, cb->scratch, n) : 0;
+                if (got < n)
+                    memset(cb->scratch + got * fb, 0, (n - got) * fb);
                 audio_apply_volume(v, cb->scratch, n * fb);
                 if (audio_ring_write(&v->ring, cb->scratch, n * fb) < n * fb)
                     atomic_fetch_add(&v->underruns, 1);
@@ -485,8 +494,8 @@ static int clock_start(struct audio_backend *b, struct audio_voice *v)
         r = -ENOSPC;
     } else {
         cb->voices[cb->nvoices++] = (struct clock_voice){ v, clock_ns(), 0 };
-        if (v->dir == AUDIO_OUT)
-            wav_out_start(&cb->out, &v->fmt);
+        if (cb->sink && cb->sink->started)
+            cb->sink->started(cb->sink_opaque, v);
         pthread_cond_broadcast(&cb->cond);
     }
     pthread_mutex_unlock(&cb->lock);
@@ -504,8 +513,8 @@ static void clock_stop(struct audio_backend *b, struct audio_voice *v)
             break;
         }
     }
-    if (v->dir == AUDIO_OUT && cb->out.fd >= 0 && cb->out.fmt.rate)
-        wav_write_header(&cb->out);
+    if (cb->sink && cb->sink->stopped)
+        cb->sink->stopped(cb->sink_opaque, v);
     pthread_mutex_unlock(&cb->lock);
 }
 
@@ -519,13 +528,8 @@ static void clock_destroy(struct audio_backend *b)
     pthread_mutex_unlock(&cb->lock);
     if (cb->thread_started)
         pthread_join(cb->thread, NULL);
-    if (cb->out.fd >= 0) {
-        if (cb->out.fmt.rate)
-            wav_write_header(&cb->out);
-        close(cb->out.fd);
-    }
-    free(cb->out.path);
-    free(cb->in.data);
+    if (cb->sink && cb->sink->destroy)
+        cb->sink->destroy(cb->sink_opaque);
     pthread_mutex_destroy(&cb->lock);
     pthread_cond_destroy(&cb->cond);
     free(cb);
@@ -550,7 +554,6 @@ static struct clock_backend *clock_new(const char *name, char *err, size_t errle
     cb->b.ops = &clock_ops;
     cb->b.priv = cb;
     atomic_store(&cb->b.connected, true);
-    cb->out.fd = -1;
     pthread_mutex_init(&cb->lock, NULL);
     pthread_cond_init(&cb->cond, NULL);
     pthread_attr_init(&attr);
@@ -566,11 +569,27 @@ static struct clock_backend *clock_new(const char *name, char *err, size_t errle
     return cb;
 }
 
-struct audio_backend *audio_none_new(char *err, size_t errlen)
+struct audio_backend *audio_clock_new(const char *name, char *err, size_t errlen)
 {
-    struct clock_backend *cb = clock_new("none", err, errlen);
+    struct clock_backend *cb = clock_new(name, err, errlen);
 
     return cb ? &cb->b : NULL;
+}
+
+void audio_clock_set_sink(struct audio_backend *b, const struct audio_clock_sink *sink,
+                          void *opaque)
+{
+    struct clock_backend *cb = b->priv;
+
+    pthread_mutex_lock(&cb->lock);
+    cb->sink = sink;
+    cb->sink_opaque = opaque;
+    pthread_mutex_unlock(&cb->lock);
+}
+
+struct audio_backend *audio_none_new(char *err, size_t errlen)
+{
+    return audio_clock_new("none", err, errlen);
 }
 
 /* Reads a RIFF WAVE file of 16-bit PCM, mono or stereo, any rate. 0, or -1
@@ -645,10 +664,65 @@ fail:
     return -1;
 }
 
+static void wav_play(void *opaque, struct audio_voice *v, const void *samples, size_t len)
+{
+    struct wav_files *w = opaque;
+
+    (void)v;
+    wav_out_write(&w->out, samples, len, clock_ns());
+}
+
+static size_t wav_record(void *opaque, struct audio_voice *v, void *samples, size_t frames)
+{
+    struct wav_files *w = opaque;
+
+    wav_in_read(&w->in, &v->fmt, samples, frames);
+    return frames;
+}
+
+static void wav_started(void *opaque, struct audio_voice *v)
+{
+    struct wav_files *w = opaque;
+
+    if (v->dir == AUDIO_OUT)
+        wav_out_start(&w->out, &v->fmt);
+}
+
+static void wav_stopped(void *opaque, struct audio_voice *v)
+{
+    struct wav_files *w = opaque;
+
+    if (v->dir == AUDIO_OUT && w->out.fd >= 0 && w->out.fmt.rate)
+        wav_write_header(&w->out);
+}
+
+static void wav_destroy(void *opaque)
+{
+    struct wav_files *w = opaque;
+
+    if (w->out.fd >= 0) {
+        if (w->out.fmt.rate)
+            wav_write_header(&w->out);
+        close(w->out.fd);
+    }
+    free(w->out.path);
+    free(w->in.data);
+    free(w);
+}
+
+static const struct audio_clock_sink wav_sink = {
+    .play = wav_play,
+    .record = wav_record,
+    .started = wav_started,
+    .stopped = wav_stopped,
+    .destroy = wav_destroy,
+};
+
 struct audio_backend *audio_wav_new(const char *spec, char *err, size_t errlen)
 {
     char *s = strdup(spec ? spec : ""), *comma, *out = s, *inpath = NULL;
-    struct clock_backend *cb = NULL;
+    struct clock_backend *cb;
+    struct wav_files *w = NULL;
     char why[256];
 
     if (!s) {
@@ -669,25 +743,33 @@ struct audio_backend *audio_wav_new(const char *spec, char *err, size_t errlen)
         snprintf(err, errlen, "wav: needs a file to write, as in wav:OUT.wav");
         goto fail;
     }
-    cb = clock_new("wav", err, errlen);
-    if (!cb)
+    w = calloc(1, sizeof(*w));
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
         goto fail;
-    if (inpath && wav_load(inpath, &cb->in, why, sizeof(why)) < 0) {
+    }
+    w->out.fd = -1;
+    if (inpath && wav_load(inpath, &w->in, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "wav input: %s", why);
         goto fail;
     }
-    cb->out.fd = open(out, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (cb->out.fd < 0) {
+    w->out.fd = open(out, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (w->out.fd < 0) {
         snprintf(err, errlen, "cannot write '%s': %s", out, strerror(errno));
         goto fail;
     }
-    cb->out.path = strdup(out);
+    w->out.path = strdup(out);
+    cb = clock_new("wav", err, errlen);
+    if (!cb)
+        goto fail;
+    cb->sink = &wav_sink;
+    cb->sink_opaque = w;
     free(s);
     return &cb->b;
 
 fail:
-    if (cb)
-        clock_destroy(&cb->b);
+    if (w)
+        wav_destroy(w);
     free(s);
     return NULL;
 }

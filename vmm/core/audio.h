@@ -137,6 +137,27 @@ void audio_voice_kick(struct audio_voice *v);
 /* Scales len bytes of samples in place by the voice's volume and mutes. */
 void audio_apply_volume(const struct audio_voice *v, void *samples, size_t len);
 
+/* A backend paced by a clock of its own (10 ms ticks at the stream's rate),
+ * with a sink that takes its output and gives its input: none has no sink
+ * (output dropped, input silent), wav has files, spice has spice-server's
+ * playback and record channels. The sink's functions run on the clock's
+ * thread with the backend's lock held; a sink may come or go while the
+ * backend runs (audio_clock_set_sink). */
+struct audio_clock_sink {
+    /* len bytes of v's format, already scaled by its volume. */
+    void (*play)(void *opaque, struct audio_voice *v, const void *samples, size_t len);
+    /* Fills up to frames frames of v's format; the number filled (the rest
+     * is silence). */
+    size_t (*record)(void *opaque, struct audio_voice *v, void *samples, size_t frames);
+    void (*started)(void *opaque, struct audio_voice *v);
+    void (*stopped)(void *opaque, struct audio_voice *v);
+    /* With the backend (optional). */
+    void (*destroy)(void *opaque);
+};
+struct audio_backend *audio_clock_new(const char *name, char *err, size_t errlen);
+void audio_clock_set_sink(struct audio_backend *b, const struct audio_clock_sink *sink,
+                          void *opaque);
+
 /* The built-in backends; NULL with a reason in err. */
 struct audio_backend *audio_none_new(char *err, size_t errlen);
 /* "wav:OUT.wav[,in=IN.wav]": output is written to OUT (created or
