@@ -21,6 +21,8 @@ static const char *module_needs(const char *kind)
         return "SDL2 (Debian: libsdl2-dev)";
     if (strcmp(kind, "spice") == 0)
         return "spice-server (Debian: libspice-server-dev)";
+    if (strcmp(kind, "pulse") == 0)
+        return "libpulse (Debian: libpulse-dev)";
     return NULL;
 }
 
@@ -38,9 +40,11 @@ static char **module_dirs(void)
 
         if (exe) {
             g_autofree char *bindir = g_path_get_dirname(exe);
-            g_autofree char *tree = g_build_filename(bindir, "..", "display", NULL);
+            g_autofree char *display = g_build_filename(bindir, "..", "display", NULL);
+            g_autofree char *audio = g_build_filename(bindir, "..", "audio", NULL);
 
-            g_ptr_array_add(dirs, g_canonicalize_filename(tree, NULL));
+            g_ptr_array_add(dirs, g_canonicalize_filename(display, NULL));
+            g_ptr_array_add(dirs, g_canonicalize_filename(audio, NULL));
         }
         g_ptr_array_add(dirs, g_strdup(NOOK_MODULEDIR));
     }
@@ -59,6 +63,12 @@ static bool take_members(const char *kind, const struct display_backend *got, st
         b->sdl_free = got->sdl_free;
         return true;
     }
+    if (strcmp(kind, "pulse") == 0) {
+        if (!got->pulse_new)
+            return false;
+        b->pulse_new = got->pulse_new;
+        return true;
+    }
     if (!got->spice_new || !got->spice_free || !got->spice_socket)
         return false;
     b->spice_new = got->spice_new;
@@ -70,7 +80,8 @@ static bool take_members(const char *kind, const struct display_backend *got, st
 int display_module_load(const char *kind, struct display_backend *b, char *err, size_t errlen)
 {
     const char *needs = module_needs(kind);
-    g_autofree char *file = g_strdup_printf("nook-display-%s.so", kind);
+    g_autofree char *file = g_strdup_printf(strcmp(kind, "pulse") == 0 ? "nook-audio-%s.so"
+                                                                       : "nook-display-%s.so", kind);
     g_auto(GStrv) dirs = module_dirs();
     g_autofree char *path = NULL;
     struct display_backend got = { 0 };
@@ -117,7 +128,7 @@ int display_module_load(const char *kind, struct display_backend *b, char *err, 
         goto close;
     }
     if (!take_members(kind, &got, b)) {
-        snprintf(err, errlen, "%s does not provide the %s display", path, kind);
+        snprintf(err, errlen, "%s does not provide what nook-vmm needs of %s", path, kind);
         goto close;
     }
     g_module_make_resident(mod);

@@ -5,6 +5,7 @@
  * against, and nook-vmm's loader (module.c). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sdl.h"
@@ -21,7 +22,8 @@
 #define DISPLAY_MODULE_ABI 2
 
 /* What the modules provide. Each fills the members of its own kind and
- * leaves the others alone. The functions are those of sdl.h and spice.h. */
+ * leaves the others alone. The functions are those of sdl.h, spice.h and
+ * audio/pulse.h (nook-audio-pulse.so, which follows the same rules). */
 struct display_backend {
     /* nook-display-sdl.so */
     struct sdl_display *(*sdl_new)(const char *name, struct console *con, struct input *in,
@@ -34,6 +36,8 @@ struct display_backend {
                                        char *err, size_t errlen);
     void (*spice_free)(struct spice_display *d);
     const char *(*spice_socket)(const struct spice_display *d);
+    /* nook-audio-pulse.so */
+    struct audio_backend *(*pulse_new)(const char *name, bool probe, char *err, size_t errlen);
 };
 
 /* The one symbol a module exports (module.c finds it by this name). It
@@ -46,11 +50,12 @@ typedef unsigned (*display_module_init_fn)(unsigned abi, struct display_backend 
 __attribute__((visibility("default")))
 unsigned nook_display_module_init(unsigned abi, struct display_backend *b);
 
-/* nook-vmm's side. Opens nook-display-KIND.so (KIND: "sdl" or "spice") from
- * the first of these folders that has the file:
+/* nook-vmm's side. Opens nook-display-KIND.so (KIND: "sdl" or "spice") or
+ * nook-audio-pulse.so (KIND "pulse") from the first of these folders that
+ * has the file:
  *   - $NOOK_MODULE_DIR, alone, when it is set (tests);
- *   - display/ of the build tree, when nook-vmm runs from one
- *     (<folder of /proc/self/exe>/../display);
+ *   - display/ and audio/ of the build tree, when nook-vmm runs from one
+ *     (<folder of /proc/self/exe>/../display and ../audio);
  *   - the installed modules' folder, LIBDIR/nook.
  * and fills KIND's members of b. The module stays loaded until the process
  * exits. 0; -ENOENT when no folder has the file; -EINVAL when the file is

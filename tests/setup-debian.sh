@@ -8,7 +8,7 @@ set -eu
 what=${1:-run}
 run_pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-glib-dev libpng-dev libspice-server-dev libsdl2-dev seabios acpica-tools python3
           libgtk-4-dev libadwaita-1-dev libosinfo-1.0-dev osinfo-db gettext
-          libspice-client-glib-2.0-dev libepoxy-dev binutils"
+          libspice-client-glib-2.0-dev libepoxy-dev binutils libpulse-dev"
 # The nested suite's kernel is fetched with apt-get download, never
 # installed: the host's /boot stays as it is. zstd is for kernels whose
 # modules are .ko.zst; syslinux, syslinux-common, mtools and dosfstools
@@ -18,7 +18,8 @@ test_pkgs="$run_pkgs python3 qemu-system-x86 clang-14 libclang-rt-14-dev binutil
            spice-client-gtk libspice-client-glib-2.0-dev imagemagick openssl
            xvfb xauth xdotool x11-utils virt-viewer
            desktop-file-utils appstream libglib2.0-bin xorriso
-           dbus-daemon at-spi2-core python3-pyatspi"
+           dbus-daemon at-spi2-core python3-pyatspi
+           pulseaudio pulseaudio-utils sox alsa-utils"
 nested_pkgs=$test_pkgs
 
 case "$what" in
