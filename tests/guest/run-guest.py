@@ -41,6 +41,7 @@ class Run:
         self.start = 0.0
         self.end = 0.0
         self.errors = []
+        self.notes = []             # what a check found that went well
         self.screendump = None      # path of the picture taken
 
 
@@ -104,6 +105,8 @@ def vmm_command(args, image, disk=None):
         cmd += ["--control", f"{args.screendump_dir}/nook.sock"]
     if args.spice:
         cmd += ["--display", "spice", "--spice", f"unix:{args.screendump_dir}/nook-spice.sock"]
+    if args.vmm_wav_pattern:
+        cmd += ["--sound", "hda", "--audio", f"wav:{args.screendump_dir}/nook.wav"]
     return cmd + args.vmm_arg
 
 
@@ -261,6 +264,38 @@ def check_rtc(run):
             f"{host:%Y-%m-%d %H:%M:%S} (run took {run.end - run.start:.1f} s)")
 
 
+def check_wav_pattern(run, path, frames):
+    """The guest played frames frames of (k, ~k) over and over: nook-vmm's
+    wav backend must hold exactly that, from its first frame, at 48 kHz
+    16-bit stereo, at least twice round."""
+    import struct
+    import wave
+    try:
+        with wave.open(path, "rb") as w:
+            params = (w.getframerate(), w.getnchannels(), w.getsampwidth())
+            data = w.readframes(w.getnframes())
+    except (OSError, EOFError, wave.Error) as e:
+        run.errors.append(f"the wav backend's file: {e}")
+        return
+    if params != (48000, 2, 2):
+        run.errors.append(f"the wav file is {params} (rate, channels, bytes), expected (48000, 2, 2)")
+        return
+    n = len(data) // 4
+    if n < 2 * frames:
+        run.errors.append(f"the wav file has {n} frames, expected at least {2 * frames}")
+        return
+    samples = struct.unpack(f"<{2 * n}h", data[:4 * n])
+    for i in range(n):
+        k = i % frames
+        want = (struct.unpack("<h", struct.pack("<H", k & 0xffff))[0],
+                struct.unpack("<h", struct.pack("<H", ~k & 0xffff))[0])
+        if (samples[2 * i], samples[2 * i + 1]) != want:
+            run.errors.append(f"wav frame {i} of {n} is {samples[2 * i]},{samples[2 * i + 1]}, "
+                              f"the guest played {want[0]},{want[1]}")
+            return
+    run.notes.append(f"the wav file holds the guest's pattern sample for sample: {n} frames")
+
+
 def check(run, args):
     if run.timed_out:
         run.errors.append(f"timed out after {args.timeout} s")
@@ -308,6 +343,8 @@ def report(run):
         print(f"--- {run.name} stderr:")
         for line in stderr.splitlines()[-30:]:
             print(f"    {line}")
+    for n in run.notes:
+        print(f"{run.name}: {n}")
     for e in run.errors:
         print(f"{run.name}: {e}")
 
@@ -410,6 +447,9 @@ def main():
     p.add_argument("--spice", action="store_true",
                    help="with --screendump: each VMM serves a SPICE display on a unix socket and "
                         "the pictures are taken by spicy-screenshot (spice-client-gtk)")
+    p.add_argument("--vmm-wav-pattern", type=int, metavar="FRAMES",
+                   help="give nook-vmm a sound card whose output goes to a wav file, which must "
+                        "hold frames (k, ~k) for k = 0..FRAMES-1 over and over, sample for sample")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per VMM run")
     p.add_argument("image")
     args = p.parse_args()
@@ -463,6 +503,8 @@ def main():
                           (lambda r: take_screendump(args, r)) if args.screendump else None)
             if disk:
                 check_disk(run, disk, disk_size)
+            if is_vmm and args.vmm_wav_pattern:
+                check_wav_pattern(run, os.path.join(tmpdir, "nook.wav"), args.vmm_wav_pattern)
             runs.append(run)
         picture_ok = compare_pictures(args, runs)
 
