@@ -6,7 +6,13 @@
  * output stream plays a known pattern from a two-entry buffer descriptor
  * list at 48 kHz, 16-bit stereo, until its position has wrapped three times;
  * the runner checks nook-vmm's wav backend received that pattern sample for
- * sample (--vmm-wav-pattern). */
+ * sample (--vmm-wav-pattern).
+ *
+ * With "play=N" on the command line (tests/bench/audio-bench.py) it then
+ * plays a 1 kHz square wave for N seconds; one second in, it writes a click
+ * (48 frames near full scale) just ahead of the stream's position and prints
+ * "click written", so that the time from that line to the click reaching a
+ * sound server can be measured; a wrap later the click is gone again. */
 #include "rt/rt.h"
 
 #define HDA_VENDOR 0x8086
@@ -106,6 +112,83 @@ static uint32_t verb(unsigned nid, unsigned v, unsigned payload)
 static uint32_t param(unsigned nid, unsigned p)
 {
     return icmd(verb(nid, 0xf00, p));
+}
+
+static const char *cmdline(void)
+{
+    const struct rt_hvm_start_info *si = (const struct rt_hvm_start_info *)(uintptr_t)rt_entry_ebx;
+
+    if (si->magic != RT_HVM_START_MAGIC || !si->cmdline_paddr || si->cmdline_paddr >= 0xffffffffull)
+        return "";
+    return (const char *)(uintptr_t)si->cmdline_paddr;
+}
+
+/* The number after "key=" on the command line, or 0. */
+static uint32_t cmdline_number(const char *key)
+{
+    size_t n = strlen(key);
+
+    for (const char *s = cmdline(); *s; s++) {
+        if ((s == cmdline() || s[-1] == ' ') && strncmp(s, key, n) == 0 && s[n] == '=') {
+            uint32_t v = 0;
+
+            for (s += n + 1; *s >= '0' && *s <= '9'; s++)
+                v = v * 10 + (uint32_t)(*s - '0');
+            return v;
+        }
+    }
+    return 0;
+}
+
+static void square(unsigned from, unsigned count)
+{
+    for (unsigned i = 0; i < count; i++) {
+        unsigned k = (from + i) % FRAMES;
+        int16_t v = (k % 48) < 24 ? 8000 : -8000;
+
+        pcm[2 * k] = v;
+        pcm[2 * k + 1] = v;
+    }
+}
+
+/* The benchmark's run: a square wave, and one click a second in. */
+static void play(unsigned sd, unsigned seconds)
+{
+    unsigned wraps = 0, need = seconds * 48000 / FRAMES, click_wrap = 48000 / FRAMES;
+    uint32_t last = 0;
+    bool clicked = false, cleared = false;
+    unsigned click_at = 0;
+
+    square(0, FRAMES);
+    wr8(sd + SD_STS, 0x1c);
+    wr8(sd + SD_CTL, 2);
+    rt_printf("playing %u s\n", seconds);
+    while (wraps < need) {
+        uint32_t pos = rd32(sd + SD_LPIB);
+
+        if (pos < last)
+            wraps++;
+        last = pos;
+        if (!clicked && wraps >= click_wrap) {
+            /* Just ahead of what the controller has fetched. */
+            click_at = (pos / 4 + 16) % FRAMES;
+            for (unsigned i = 0; i < 48; i++) {
+                unsigned k = (click_at + i) % FRAMES;
+
+                pcm[2 * k] = 30000;
+                pcm[2 * k + 1] = 30000;
+            }
+            rt_barrier();
+            rt_puts("click written\n");
+            clicked = true;
+        } else if (clicked && !cleared && wraps >= click_wrap + 2) {
+            square(click_at, 48);
+            cleared = true;
+        }
+        rt_lapic_sleep_us(1000);
+    }
+    wr8(sd + SD_CTL, 0);
+    rt_printf("played %u s\n", seconds);
 }
 
 static bool find_hda(uint8_t *dev_out)
@@ -327,6 +410,8 @@ int main(void)
     RT_CHECK(bcis >= 1, "no buffer completion (BCIS) at the IOC entry");
     rt_printf("stream wrapped %u times, %u completions\n", wraps, bcis);
     rt_puts("= stream played\n");
+    if (cmdline_number("play"))
+        play(sd, cmdline_number("play"));
     rt_puts("PASS\n");
     rt_exit(0);
 }
