@@ -14,10 +14,10 @@
 /*
  * The ABI between nook-vmm and a module is this file, sdl.h, spice.h, and
  * what a module calls in nook-vmm: the functions listed in
- * host-symbols.list (console, input, keymap and log), with the structures
- * they take (vmm/core/console.h, input.h, log.h). Raise the number when any
- * of that changes in a way a module built before would get wrong; nook-vmm
- * refuses a module built with another number.
+ * host-symbols.list (console, input, keymap, log and audio), with the
+ * structures they take (vmm/core/console.h, input.h, log.h, audio.h).
+ * Raise the number when any of that changes in a way a module built before
+ * would get wrong; nook-vmm refuses a module built with another number.
  */
 #define DISPLAY_MODULE_ABI 2
 

@@ -13,7 +13,14 @@
  * surface: creating and destroying it waits for the worker, which may be
  * waiting for the console lock in get_command, so that never happens inside
  * a console callback. The worker reads pixels under the console lock.
- * Lock order: console lock, then d->lock. */
+ * Lock order: console lock, then d->lock.
+ *
+ * Audio: the display is the sink of a clock backend (vmm/core/audio.h),
+ * whose functions run on the audio clock's thread. spice-server's playback
+ * and record functions keep no locks (a playback client's free frames, its
+ * pipe and its socket are the main loop's), so they are called on the main
+ * loop only: the sink hands samples over through two rings of its own and
+ * an eventfd. */
 #include "spice.h"
 
 #include <errno.h>
@@ -29,6 +36,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../vmm/core/audio.h"
 #include "../vmm/core/console.h"
 #include "../vmm/core/input.h"
 #include "../vmm/core/keymap.h"
@@ -39,6 +47,11 @@
 /* How often the main loop checks whether the guest's pointer turned
  * absolute (a tablet driver loaded) or relative. */
 #define POINTER_MODE_POLL_MS 250
+/* The rings between the audio clock and the main loop: about 340 ms of
+ * 48 kHz stereo each way. */
+#define AUDIO_RING_BYTES 65536
+/* Frames the clock thread converts at a time. */
+#define AUDIO_CHUNK 1024
 
 struct draw {
     QXLCommandExt ext;
@@ -52,6 +65,13 @@ struct cursor_cmd {
     QXLCursorCmd cmd;
     struct cursor_cmd *next;
     QXLCursor shape;            /* for QXL_CURSOR_SET, followed by its pixels */
+};
+
+/* Nearest-sample rate conversion of a stream: output frame n is input
+ * frame n * from / to, counted from the stream's start. */
+struct resampler {
+    unsigned from, to;
+    uint64_t in, out;           /* frames taken and made so far */
 };
 
 struct spice_display {
@@ -91,6 +111,37 @@ struct spice_display {
     unsigned abs_x, abs_y, buttons;
 
     uint64_t image_unique;
+
+    /* Audio: the clock backend's sink. The channels run at spice_rate
+     * whatever the guest's rate, since a client's codec is chosen at its
+     * connection from the channel's rate (Opus only at 48 kHz): the
+     * clock's side converts. */
+    struct audio_backend *_Atomic audio;    /* borrowed; NULL: none, or it went first */
+    SpicePlaybackInstance playback;
+    SpiceRecordInstance record;
+    bool playback_added, record_added;
+    unsigned spice_rate;
+    int audio_fd;               /* eventfd: the clock thread pokes the main loop */
+    guint audio_watch;
+    /* Stereo S16LE at spice_rate. out: the clock's thread writes, the
+     * main loop reads; in: the other way round. */
+    struct audio_ring out_ring, in_ring;
+    /* What the sink was told; the main loop starts and stops the channels
+     * to match. */
+    _Atomic bool want_play, want_record;
+    /* Audio clock's side, under the backend's lock (every sink function
+     * runs under it): the voices carried (one each way, as SPICE has one
+     * channel each way) and their conversion. */
+    struct audio_voice *out_voice, *in_voice;
+    struct resampler out_rs, in_rs;
+    int16_t in_last[2];         /* the input frame read last */
+    int16_t conv[AUDIO_CHUNK * 2];
+    bool warned_voices;
+    /* Main loop only: the channels' state and the playback frame being
+     * filled (spice-server's buffer, until put back). */
+    bool playing, recording;
+    uint32_t *frame;
+    uint32_t frame_pos, frame_size;
 };
 
 /* The display that holds an interface instance as its member m. */
@@ -766,6 +817,364 @@ static gboolean on_mode_poll(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* ---- audio: the clock backend's sink (the audio clock's thread) ---- */
+
+static const SpicePlaybackInterface playback_iface = {
+    .base = {
+        .type = SPICE_INTERFACE_PLAYBACK,
+        .description = "nook audio output",
+        .major_version = SPICE_INTERFACE_PLAYBACK_MAJOR,
+        .minor_version = SPICE_INTERFACE_PLAYBACK_MINOR,
+    },
+};
+
+static const SpiceRecordInterface record_iface = {
+    .base = {
+        .type = SPICE_INTERFACE_RECORD,
+        .description = "nook audio input",
+        .major_version = SPICE_INTERFACE_RECORD_MAJOR,
+        .minor_version = SPICE_INTERFACE_RECORD_MINOR,
+    },
+};
+
+static void audio_poke(struct spice_display *d)
+{
+    uint64_t one = 1;
+
+    if (write(d->audio_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_warn("spice: cannot wake the main loop for audio: %s", strerror(errno));
+}
+
+static void resampler_reset(struct resampler *rs, unsigned from, unsigned to)
+{
+    *rs = (struct resampler){ .from = from, .to = to };
+}
+
+/* The input frame that the next output frame is made of. */
+static uint64_t resampler_src(struct resampler *rs)
+{
+    /* Whole seconds of output are whole seconds of input: drop them, so
+     * that out * from never overflows. */
+    if (rs->out >= rs->to && rs->in >= rs->from) {
+        rs->out -= rs->to;
+        rs->in -= rs->from;
+    }
+    return rs->out * rs->from / rs->to;
+}
+
+/* Takes a voice for its direction's channel: the first voice started in
+ * a direction has it until it stops. Also for a voice that started before
+ * the display became the sink, whose first news is play or record. */
+static bool audio_take_voice(struct spice_display *d, struct audio_voice *v)
+{
+    struct audio_voice **slot = v->dir == AUDIO_OUT ? &d->out_voice : &d->in_voice;
+
+    if (*slot == v)
+        return true;
+    if (*slot) {
+        if (!d->warned_voices)
+            log_warn("spice: %s plays through SPICE; %s is not heard there (one stream each way)",
+                     (*slot)->name, v->name);
+        d->warned_voices = true;
+        return false;
+    }
+    *slot = v;
+    if (v->dir == AUDIO_OUT) {
+        resampler_reset(&d->out_rs, v->fmt.rate, d->spice_rate);
+        atomic_store(&d->want_play, true);
+    } else {
+        resampler_reset(&d->in_rs, d->spice_rate, v->fmt.rate);
+        memset(d->in_last, 0, sizeof(d->in_last));
+        /* The ring's consumer is this side; what is left is an old stream. */
+        audio_ring_clear(&d->in_ring);
+        atomic_store(&d->want_record, true);
+    }
+    audio_poke(d);
+    return true;
+}
+
+static void sink_started(void *opaque, struct audio_voice *v)
+{
+    audio_take_voice(opaque, v);
+}
+
+static void sink_stopped(void *opaque, struct audio_voice *v)
+{
+    struct spice_display *d = opaque;
+
+    if (v == d->out_voice) {
+        d->out_voice = NULL;
+        atomic_store(&d->want_play, false);
+    } else if (v == d->in_voice) {
+        d->in_voice = NULL;
+        atomic_store(&d->want_record, false);
+    } else {
+        return;
+    }
+    audio_poke(d);
+}
+
+/* The guest's frames, converted to stereo at the channel's rate, into the
+ * ring for the main loop. What does not fit is dropped: the main loop is
+ * held up, and late sound is worse than a gap. */
+static void sink_play(void *opaque, struct audio_voice *v, const void *samples, size_t len)
+{
+    struct spice_display *d = opaque;
+    struct resampler *rs = &d->out_rs;
+    const int16_t *in = samples;
+    unsigned ch = v->fmt.channels;
+    size_t n = len / audio_frame_bytes(&v->fmt), k = 0;
+
+    if (!audio_take_voice(d, v))
+        return;
+    for (;;) {
+        uint64_t src = resampler_src(rs);
+        const int16_t *f;
+
+        if (src >= rs->in + n)
+            break;
+        f = in + (size_t)(src - rs->in) * ch;
+        d->conv[2 * k] = f[0];
+        d->conv[2 * k + 1] = f[ch - 1];
+        rs->out++;
+        if (++k == AUDIO_CHUNK) {
+            audio_ring_write(&d->out_ring, d->conv, k * 4);
+            k = 0;
+        }
+    }
+    rs->in += n;
+    if (k)
+        audio_ring_write(&d->out_ring, d->conv, k * 4);
+    audio_poke(d);
+}
+
+/* Up to frames frames of the voice's format from what the client sent. */
+static size_t sink_record(void *opaque, struct audio_voice *v, void *samples, size_t frames)
+{
+    struct spice_display *d = opaque;
+    struct resampler *rs = &d->in_rs;
+    int16_t *out = samples;
+    unsigned ch = v->fmt.channels;
+    size_t made = 0;
+
+    if (!audio_take_voice(d, v))
+        return 0;
+    while (made < frames) {
+        /* Read the input frames the remaining output needs and no more:
+         * what is read is consumed. Raising the rate repeats a frame, which
+         * may be the one read last time (in_last). */
+        uint64_t src = resampler_src(rs);
+        uint64_t last = (rs->out + (frames - made) - 1) * rs->from / rs->to;
+        uint64_t want = last >= rs->in ? last + 1 - rs->in : 0;
+        size_t got = want ? audio_ring_read(&d->in_ring, d->conv,
+                                            (want < AUDIO_CHUNK ? want : AUDIO_CHUNK) * 4) / 4 : 0;
+
+        for (; made < frames && src < rs->in + got; src = resampler_src(rs)) {
+            const int16_t *f = src < rs->in ? d->in_last : d->conv + 2 * (size_t)(src - rs->in);
+
+            if (ch == 2) {
+                out[2 * made] = f[0];
+                out[2 * made + 1] = f[1];
+            } else {
+                out[made] = (int16_t)(((int32_t)f[0] + f[1]) / 2);
+            }
+            made++;
+            rs->out++;
+        }
+        if (!got)
+            break;
+        memcpy(d->in_last, d->conv + 2 * (got - 1), sizeof(d->in_last));
+        rs->in += got;
+    }
+    /* The main loop fetches the client's next samples for the next tick. */
+    audio_poke(d);
+    return made;
+}
+
+/* The backend went before the display (its destroy): nothing to detach. */
+static void sink_destroy(void *opaque)
+{
+    struct spice_display *d = opaque;
+
+    atomic_store(&d->audio, NULL);
+}
+
+static const struct audio_clock_sink audio_sink = {
+    .play = sink_play,
+    .record = sink_record,
+    .started = sink_started,
+    .stopped = sink_stopped,
+    .destroy = sink_destroy,
+};
+
+/* ---- audio: the channels (main loop) ---- */
+
+/* Hands the frame being filled to spice-server, the rest silent. */
+static void playback_flush(struct spice_display *d)
+{
+    if (!d->frame)
+        return;
+    memset(d->frame + d->frame_pos, 0, (size_t)(d->frame_size - d->frame_pos) * 4);
+    spice_server_playback_put_samples(&d->playback, d->frame);
+    d->frame = NULL;
+}
+
+/* Moves the ring into spice-server's frames; without a frame to fill (no
+ * client, or one that has not taken the last ones yet) it drops. */
+static void playback_pump(struct spice_display *d)
+{
+    size_t have;
+
+    while ((have = audio_ring_used(&d->out_ring) / 4)) {
+        uint32_t n;
+
+        if (!d->frame) {
+            spice_server_playback_get_buffer(&d->playback, &d->frame, &d->frame_size);
+            d->frame_pos = 0;
+            if (!d->frame || !d->frame_size) {
+                d->frame = NULL;
+                audio_ring_clear(&d->out_ring);
+                return;
+            }
+        }
+        n = d->frame_size - d->frame_pos;
+        if (n > have)
+            n = (uint32_t)have;
+        audio_ring_read(&d->out_ring, d->frame + d->frame_pos, (size_t)n * 4);
+        d->frame_pos += n;
+        if (d->frame_pos == d->frame_size) {
+            spice_server_playback_put_samples(&d->playback, d->frame);
+            d->frame = NULL;
+        }
+    }
+}
+
+/* Moves what the client recorded into the ring, as far as it has room;
+ * the rest waits in spice-server's buffer. */
+static void record_pump(struct spice_display *d)
+{
+    uint32_t buf[1024];
+
+    for (;;) {
+        size_t room = audio_ring_free(&d->in_ring) / 4;
+        uint32_t n;
+
+        if (!room)
+            return;
+        n = spice_server_record_get_samples(&d->record, buf,
+                                            room < G_N_ELEMENTS(buf) ? (uint32_t)room : G_N_ELEMENTS(buf));
+        if (!n)
+            return;
+        audio_ring_write(&d->in_ring, buf, (size_t)n * 4);
+    }
+}
+
+static void playback_stop(struct spice_display *d)
+{
+    if (!d->playing)
+        return;
+    playback_flush(d);
+    spice_server_playback_stop(&d->playback);
+    d->playing = false;
+}
+
+static void record_stop(struct spice_display *d)
+{
+    if (!d->recording)
+        return;
+    spice_server_record_stop(&d->record);
+    d->recording = false;
+}
+
+static gboolean on_audio(gint fd, GIOCondition cond, gpointer data)
+{
+    struct spice_display *d = data;
+    uint64_t n;
+
+    if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        log_warn("spice: audio eventfd: %s", strerror(errno));
+
+    if (atomic_load(&d->want_play) && !d->playing) {
+        spice_server_playback_start(&d->playback);
+        d->playing = true;
+    }
+    if (d->playing)
+        playback_pump(d);
+    if (!atomic_load(&d->want_play))
+        playback_stop(d);
+    if (!d->playing)
+        audio_ring_clear(&d->out_ring);
+
+    if (atomic_load(&d->want_record) && !d->recording) {
+        spice_server_record_start(&d->record);
+        d->recording = true;
+    }
+    if (!atomic_load(&d->want_record))
+        record_stop(d);
+    if (d->recording)
+        record_pump(d);
+    return G_SOURCE_CONTINUE;
+}
+
+static int audio_attach(struct spice_display *d, struct audio_backend *audio, char *err, size_t errlen)
+{
+    d->spice_rate = spice_server_get_best_playback_rate(NULL);
+    if (audio_ring_init(&d->out_ring, AUDIO_RING_BYTES) < 0 ||
+        audio_ring_init(&d->in_ring, AUDIO_RING_BYTES) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    d->audio_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->audio_fd < 0) {
+        snprintf(err, errlen, "cannot make an eventfd for audio: %s", strerror(errno));
+        return -errno;
+    }
+    d->playback.base.sif = &playback_iface.base;
+    if (spice_server_add_interface(d->server, &d->playback.base) < 0) {
+        snprintf(err, errlen, "spice-server refused the playback interface");
+        return -EINVAL;
+    }
+    d->playback_added = true;
+    d->record.base.sif = &record_iface.base;
+    if (spice_server_add_interface(d->server, &d->record.base) < 0) {
+        snprintf(err, errlen, "spice-server refused the record interface");
+        return -EINVAL;
+    }
+    d->record_added = true;
+    /* Before any client connects: the rate picks its codec. */
+    spice_server_set_playback_rate(&d->playback, d->spice_rate);
+    spice_server_set_record_rate(&d->record, spice_server_get_best_record_rate(NULL));
+    d->audio_watch = g_unix_fd_add(d->audio_fd, G_IO_IN, on_audio, d);
+    atomic_store(&d->audio, audio);
+    audio_clock_set_sink(audio, &audio_sink, d);
+    return 0;
+}
+
+static void audio_detach(struct spice_display *d)
+{
+    struct audio_backend *audio = atomic_exchange(&d->audio, NULL);
+
+    /* Once this returns no sink function runs: they run under the lock
+     * that audio_clock_set_sink takes. */
+    if (audio)
+        audio_clock_set_sink(audio, NULL, NULL);
+    if (d->audio_watch)
+        g_source_remove(d->audio_watch);
+    d->audio_watch = 0;
+    playback_stop(d);
+    record_stop(d);
+    if (d->playback_added)
+        spice_server_remove_interface(&d->playback.base);
+    if (d->record_added)
+        spice_server_remove_interface(&d->record.base);
+    d->playback_added = d->record_added = false;
+    if (d->audio_fd >= 0)
+        close(d->audio_fd);
+    d->audio_fd = -1;
+    audio_ring_destroy(&d->out_ring);
+    audio_ring_destroy(&d->in_ring);
+}
+
 /* ---- setup ---- */
 
 static bool parse_compression(const char *v, SpiceImageCompression *out)
@@ -949,7 +1358,6 @@ struct spice_display *spice_display_new(const char *spec, const char *name, stru
                                         struct input *in, struct audio_backend *audio,
                                         char *err, size_t errlen)
 {
-    (void)audio;
     struct spice_display *d = calloc(1, sizeof(*d));
     QXLDevMemSlot slot = {
         .slot_group_id = MEMSLOT_GROUP,
@@ -966,6 +1374,7 @@ struct spice_display *spice_display_new(const char *spec, const char *name, stru
         return NULL;
     }
     pthread_mutex_init(&d->lock, NULL);
+    d->audio_fd = -1;
     d->con = con;
     d->in = in;
     d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -995,6 +1404,8 @@ struct spice_display *spice_display_new(const char *spec, const char *name, stru
         snprintf(err, errlen, "spice-server refused the display or input interfaces");
         goto fail;
     }
+    if (audio && audio_attach(d, audio, err, errlen) < 0)
+        goto fail;
     spice_qxl_add_memslot(&d->qxl, &slot);
     spice_server_vm_start(d->server);
 
@@ -1021,6 +1432,7 @@ void spice_display_free(struct spice_display *d)
         g_source_remove(d->wake_watch);
     if (d->mode_timer)
         g_source_remove(d->mode_timer);
+    audio_detach(d);
     if (d->server) {
         spice_server_vm_stop(d->server);
         spice_server_destroy(d->server);
