@@ -19,7 +19,7 @@ test_pkgs="$run_pkgs python3 qemu-system-x86 clang-14 libclang-rt-14-dev binutil
            xvfb xauth xdotool x11-utils virt-viewer
            desktop-file-utils appstream libglib2.0-bin xorriso
            dbus-daemon at-spi2-core python3-pyatspi
-           pulseaudio pulseaudio-utils sox alsa-utils"
+           pulseaudio pulseaudio-utils sox alsa-utils qemu-system-gui"
 nested_pkgs=$test_pkgs
 
 case "$what" in
