@@ -14,5 +14,8 @@ void                nook_display_set_gl_allowed     (NookDisplay *self,
 gboolean            nook_display_get_uses_gl        (NookDisplay *self);
 gboolean            nook_display_get_client_mouse   (NookDisplay *self);
 gboolean            nook_display_get_inputs_ready   (NookDisplay *self);
+/* The audio channels' links: open between OPENED and a close or an error. */
+gboolean            nook_display_get_playback_open  (NookDisplay *self);
+gboolean            nook_display_get_record_open    (NookDisplay *self);
 
 G_END_DECLS

@@ -2,7 +2,9 @@
  * draws it scaled to the widget (letterboxed), uploading only the dirty
  * rectangles to a GL texture, or rebuilding a memory texture when GL is not
  * there; keys go to the guest as set 1 scancodes and the pointer as
- * absolute positions (client mouse mode) or, once grabbed, as motion. */
+ * absolute positions (client mouse mode) or, once grabbed, as motion. The
+ * guest's sound plays through spice-client-glib's audio; its microphone
+ * channel is linked only while the "microphone" property is TRUE. */
 #include "nook-display-private.h"
 
 #include "keymap.h"
@@ -52,6 +54,16 @@ struct _NookDisplay
   SpiceChannel *main;
   SpiceChannel *display;
   SpiceChannel *inputs;         /* once open: before, keys would be dropped */
+  SpiceChannel *playback;
+  SpiceChannel *record;
+
+  gboolean microphone;
+  /* SpiceAudio follows the record channel: it was let see it (it then
+   * links it), and from then on we link and unlink it ourselves. */
+  gboolean record_audio;
+  gboolean record_relink;       /* turned on again while it was unlinking */
+  gboolean playback_open;
+  gboolean record_open;
 
   gboolean gl_allowed;
   gboolean connected;
@@ -77,6 +89,7 @@ enum {
   PROP_0,
   PROP_CONNECTED,
   PROP_GRABBED,
+  PROP_MICROPHONE,
   N_PROPS
 };
 
@@ -486,6 +499,63 @@ on_inputs_event (SpiceChannel      *channel,
 }
 
 static void
+on_playback_event (SpiceChannel      *channel,
+                   SpiceChannelEvent  event,
+                   NookDisplay       *self)
+{
+  self->playback_open = event == SPICE_CHANNEL_OPENED;
+}
+
+static void
+on_record_event (SpiceChannel      *channel,
+                 SpiceChannelEvent  event,
+                 NookDisplay       *self)
+{
+  self->record_open = event == SPICE_CHANNEL_OPENED;
+  if (event == SPICE_CHANNEL_OPENED)
+    {
+      self->record_relink = FALSE;
+      return;
+    }
+  /* A link still closing takes no new one: it is made once closed. */
+  if (event == SPICE_CHANNEL_CLOSED && self->record_relink && self->microphone)
+    {
+      self->record_relink = FALSE;
+      spice_channel_connect (channel);
+    }
+}
+
+/* SpiceAudio links every audio channel the session makes and keeps the
+ * record channel's samples flowing while the guest records. With the
+ * microphone off the record channel never reaches it (nor the server);
+ * turned on, SpiceAudio is told to look at the session's channels again
+ * (what it does when audio is enabled), and the first time it takes the
+ * record channel and links it. After that SpiceAudio stays attached to it,
+ * and turning the microphone off and on unlinks and relinks the channel:
+ * the server then stops and restarts recording for this client. */
+static void
+update_record (NookDisplay *self)
+{
+  if (!self->record)
+    return;
+  if (!self->microphone)
+    {
+      self->record_relink = FALSE;
+      /* record_open follows when the link has closed. */
+      spice_channel_disconnect (self->record, SPICE_CHANNEL_NONE);
+      return;
+    }
+  if (!self->record_audio)
+    {
+      self->record_audio = TRUE;
+      g_object_set (self->session, "enable-audio", TRUE, NULL);
+      return;
+    }
+  self->record_relink = TRUE;
+  spice_channel_connect (self->record);
+}
+
+static void
 on_channel_new (SpiceSession *session,
                 SpiceChannel *channel,
                 NookDisplay  *self)
@@ -512,6 +582,20 @@ on_channel_new (SpiceSession *session,
       g_signal_connect_object (channel, "channel-event", G_CALLBACK (on_inputs_event), self, 0);
       spice_channel_connect (channel);
     }
+  /* SpiceAudio links the audio channels after us. */
+  else if (SPICE_IS_PLAYBACK_CHANNEL (channel) && !self->playback)
+    {
+      self->playback = channel;
+      g_signal_connect_object (channel, "channel-event", G_CALLBACK (on_playback_event), self, 0);
+    }
+  else if (SPICE_IS_RECORD_CHANNEL (channel) && !self->record)
+    {
+      self->record = channel;
+      g_signal_connect_object (channel, "channel-event", G_CALLBACK (on_record_event), self, 0);
+      self->record_audio = self->microphone;
+      if (!self->microphone)
+        g_signal_stop_emission_by_name (session, "channel-new");
+    }
 }
 
 static void
@@ -528,6 +612,16 @@ on_channel_destroy (SpiceSession *session,
     }
   if (channel == self->inputs)
     self->inputs = NULL;
+  if (channel == self->playback)
+    {
+      self->playback = NULL;
+      self->playback_open = FALSE;
+    }
+  if (channel == self->record)
+    {
+      self->record = NULL;
+      self->record_open = FALSE;
+    }
 }
 
 static void
@@ -543,9 +637,14 @@ drop_session (NookDisplay *self)
     g_signal_handlers_disconnect_by_data (self->display, self);
   if (self->inputs)
     g_signal_handlers_disconnect_by_data (self->inputs, self);
+  if (self->playback)
+    g_signal_handlers_disconnect_by_data (self->playback, self);
+  if (self->record)
+    g_signal_handlers_disconnect_by_data (self->record, self);
   spice_session_disconnect (self->session);
   g_clear_object (&self->session);
-  self->main = self->display = self->inputs = NULL;
+  self->main = self->display = self->inputs = self->playback = self->record = NULL;
+  self->playback_open = self->record_open = self->record_audio = self->record_relink = FALSE;
 }
 
 static void
@@ -562,6 +661,9 @@ reconnect (NookDisplay *self)
   g_object_set (self->session, "uri", uri, NULL);
   g_signal_connect_object (self->session, "channel-new", G_CALLBACK (on_channel_new), self, 0);
   g_signal_connect_object (self->session, "channel-destroy", G_CALLBACK (on_channel_destroy), self, 0);
+  /* Owned by the session; plays the playback channel (GStreamer). */
+  if (!spice_audio_get (self->session, NULL))
+    g_debug ("display: no audio for %s", uri);
   if (!spice_session_connect (self->session))
     g_debug ("display: cannot connect to %s", uri);
 }
@@ -868,6 +970,27 @@ nook_display_get_property (GObject    *object,
     case PROP_GRABBED:
       g_value_set_boolean (value, self->grabbed);
       break;
+    case PROP_MICROPHONE:
+      g_value_set_boolean (value, self->microphone);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+nook_display_set_property (GObject      *object,
+                           guint         prop_id,
+                           const GValue *value,
+                           GParamSpec   *pspec)
+{
+  NookDisplay *self = NOOK_DISPLAY (object);
+
+  switch (prop_id)
+    {
+    case PROP_MICROPHONE:
+      nook_display_set_microphone (self, g_value_get_boolean (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -904,6 +1027,7 @@ nook_display_class_init (NookDisplayClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->get_property = nook_display_get_property;
+  object_class->set_property = nook_display_set_property;
   object_class->dispose = nook_display_dispose;
   object_class->finalize = nook_display_finalize;
   widget_class->snapshot = nook_display_snapshot;
@@ -914,6 +1038,10 @@ nook_display_class_init (NookDisplayClass *klass)
     g_param_spec_boolean ("connected", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_GRABBED] =
     g_param_spec_boolean ("grabbed", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /* Whether the guest hears this computer's microphone. */
+  properties[PROP_MICROPHONE] =
+    g_param_spec_boolean ("microphone", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
@@ -990,6 +1118,33 @@ nook_display_get_connected (NookDisplay *self)
 }
 
 gboolean
+nook_display_get_microphone (NookDisplay *self)
+{
+  g_return_val_if_fail (NOOK_IS_DISPLAY (self), FALSE);
+  return self->microphone;
+}
+
+/**
+ * nook_display_set_microphone:
+ *
+ * Links the SPICE record channel, through which the guest hears this
+ * computer's microphone, or unlinks it; off, nothing is recorded or sent.
+ */
+void
+nook_display_set_microphone (NookDisplay *self,
+                             gboolean     microphone)
+{
+  g_return_if_fail (NOOK_IS_DISPLAY (self));
+
+  microphone = !!microphone;
+  if (self->microphone == microphone)
+    return;
+  self->microphone = microphone;
+  update_record (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE]);
+}
+
+gboolean
 nook_display_get_grabbed (NookDisplay *self)
 {
   g_return_val_if_fail (NOOK_IS_DISPLAY (self), FALSE);
@@ -1025,6 +1180,18 @@ gboolean
 nook_display_get_inputs_ready (NookDisplay *self)
 {
   return self->inputs != NULL;
+}
+
+gboolean
+nook_display_get_playback_open (NookDisplay *self)
+{
+  return self->playback_open;
+}
+
+gboolean
+nook_display_get_record_open (NookDisplay *self)
+{
+  return self->record_open;
 }
 
 gboolean

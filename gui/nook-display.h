@@ -15,6 +15,9 @@ void       nook_display_open           (NookDisplay   *self,
 void       nook_display_close          (NookDisplay   *self);
 gboolean   nook_display_get_connected  (NookDisplay   *self);
 gboolean   nook_display_get_grabbed    (NookDisplay   *self);
+gboolean   nook_display_get_microphone (NookDisplay   *self);
+void       nook_display_set_microphone (NookDisplay   *self,
+                                        gboolean       microphone);
 void       nook_display_release_grab   (NookDisplay   *self);
 gboolean   nook_display_send_keys      (NookDisplay   *self,
                                         const guint   *scancodes,

@@ -23,6 +23,7 @@ struct _NookMachineSettings
   GtkWidget *disk_group;
   GtkWidget *cdrom_group;
   GtkWidget *screen_group;
+  GtkWidget *sound_group;
   GtkSpinButton *memory_spin;
   GtkSpinButton *cpus_spin;
   AdwComboRow *firmware_row;
@@ -36,6 +37,7 @@ struct _NookMachineSettings
   GtkButton *cdrom_choose_button;
   GtkWidget *cdrom_eject_button;
   AdwComboRow *display_row;
+  AdwComboRow *sound_row;
 
   /* owned */
   NookMachine *machine;
@@ -47,9 +49,10 @@ struct _NookMachineSettings
 
 G_DEFINE_FINAL_TYPE (NookMachineSettings, nook_machine_settings, ADW_TYPE_PREFERENCES_WINDOW)
 
-/* In the order of firmware_row's and display_row's items. */
+/* In the order of firmware_row's, display_row's and sound_row's items. */
 static const char *const firmwares[] = { "bios", "uefi" };
 static const char *const displays[] = { "spice", "sdl", "none" };
+static const char *const sounds[] = { "hda", "none" };
 
 /* What a change may have to put back when it cannot be saved. */
 typedef struct {
@@ -57,6 +60,7 @@ typedef struct {
   guint cpus;
   char *firmware;
   char *display;
+  char *sound;
   char *disk_path;
   char *disk_format;
   gboolean disk_readonly;
@@ -71,6 +75,7 @@ snapshot_take (Snapshot    *s,
   s->cpus = nook_machine_get_cpus (m);
   s->firmware = g_strdup (nook_machine_get_firmware (m));
   s->display = g_strdup (nook_machine_get_display (m));
+  s->sound = g_strdup (nook_machine_get_sound (m));
   s->disk_path = g_strdup (nook_machine_get_disk_path (m));
   s->disk_format = g_strdup (nook_machine_get_disk_format (m));
   s->disk_readonly = nook_machine_get_disk_readonly (m);
@@ -85,6 +90,7 @@ snapshot_restore (Snapshot    *s,
   nook_machine_set_cpus (m, s->cpus);
   nook_machine_set_firmware (m, s->firmware);
   nook_machine_set_display (m, s->display);
+  nook_machine_set_sound (m, s->sound);
   nook_machine_set_disk (m, s->disk_path, s->disk_format, s->disk_readonly);
   nook_machine_set_cdrom (m, s->cdrom);
 }
@@ -94,6 +100,7 @@ snapshot_clear (Snapshot *s)
 {
   g_free (s->firmware);
   g_free (s->display);
+  g_free (s->sound);
   g_free (s->disk_path);
   g_free (s->disk_format);
   g_free (s->cdrom);
@@ -119,7 +126,8 @@ static void
 update_notice (NookMachineSettings *self)
 {
   gboolean broken = nook_machine_get_state (self->machine) == NOOK_MACHINE_STATE_BROKEN;
-  GtkWidget *groups[] = { self->resources_group, self->disk_group, self->cdrom_group, self->screen_group };
+  GtkWidget *groups[] = { self->resources_group, self->disk_group, self->cdrom_group, self->screen_group,
+                          self->sound_group };
 
   if (broken)
     {
@@ -212,6 +220,9 @@ refresh (NookMachineSettings *self)
   for (guint i = 0; i < G_N_ELEMENTS (displays); i++)
     if (g_str_equal (nook_machine_get_display (m), displays[i]))
       adw_combo_row_set_selected (self->display_row, i);
+  for (guint i = 0; i < G_N_ELEMENTS (sounds); i++)
+    if (g_str_equal (nook_machine_get_sound (m), sounds[i]))
+      adw_combo_row_set_selected (self->sound_row, i);
   self->refreshing = FALSE;
   update_notice (self);
 }
@@ -292,6 +303,12 @@ static void
 on_display_changed (NookMachineSettings *self)
 {
   change_choice (self, nook_machine_set_display, self->display_row, displays, G_N_ELEMENTS (displays));
+}
+
+static void
+on_sound_changed (NookMachineSettings *self)
+{
+  change_choice (self, nook_machine_set_sound, self->sound_row, sounds, G_N_ELEMENTS (sounds));
 }
 
 static void
@@ -607,6 +624,8 @@ nook_machine_settings_class_init (NookMachineSettingsClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NookMachineSettings, cdrom_choose_button);
   gtk_widget_class_bind_template_child (widget_class, NookMachineSettings, cdrom_eject_button);
   gtk_widget_class_bind_template_child (widget_class, NookMachineSettings, display_row);
+  gtk_widget_class_bind_template_child (widget_class, NookMachineSettings, sound_group);
+  gtk_widget_class_bind_template_child (widget_class, NookMachineSettings, sound_row);
 }
 
 static void
@@ -632,6 +651,7 @@ nook_machine_settings_new (GtkWindow   *parent,
   g_signal_connect_swapped (self->cpus_spin, "value-changed", G_CALLBACK (on_cpus_changed), self);
   g_signal_connect_swapped (self->firmware_row, "notify::selected", G_CALLBACK (on_firmware_changed), self);
   g_signal_connect_swapped (self->display_row, "notify::selected", G_CALLBACK (on_display_changed), self);
+  g_signal_connect_swapped (self->sound_row, "notify::selected", G_CALLBACK (on_sound_changed), self);
   g_signal_connect_swapped (self->disk_readonly_switch, "notify::active", G_CALLBACK (on_readonly_changed), self);
   g_signal_connect_swapped (self->disk_choose_button, "clicked", G_CALLBACK (on_choose_disk), self);
   g_signal_connect_swapped (self->cdrom_choose_button, "clicked", G_CALLBACK (on_choose_cdrom), self);

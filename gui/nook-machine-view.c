@@ -1,6 +1,8 @@
 /* NookMachineView: shows the machine's screen while it runs and its state
  * (and why, when it crashed or could not start) once it has stopped. Power actions go to the
- * machine; back and settings ask the window. */
+ * machine; back and settings ask the window. With a sound card, the header
+ * mutes the guest (in nook-vmm, for every client) and turns the microphone
+ * on or off (remembered in machine.ini). */
 #include "nook-machine-view.h"
 
 #include <glib/gi18n.h>
@@ -20,6 +22,8 @@ struct _NookMachineView
   GtkWidget *pause_button;
   GtkWidget *resume_button;
   GtkWidget *fullscreen_button;
+  GtkWidget *mute_button;
+  GtkWidget *microphone_button;
 
   /* owned */
   NookMachine *machine;
@@ -27,6 +31,41 @@ struct _NookMachineView
 };
 
 G_DEFINE_FINAL_TYPE (NookMachineView, nook_machine_view, ADW_TYPE_BIN)
+
+static void
+set_button (GtkWidget  *button,
+            const char *icon,
+            const char *label)
+{
+  gtk_button_set_icon_name (GTK_BUTTON (button), icon);
+  gtk_widget_set_tooltip_text (button, label);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
+}
+
+/* The sound buttons: only while nook-vmm says the machine has a sound card. */
+static void
+update_sound (NookMachineView *self,
+              gboolean         active)
+{
+  gboolean sound = active && self->machine && nook_machine_get_has_audio (self->machine);
+  gboolean muted = sound && nook_machine_get_audio_muted (self->machine);
+  gboolean microphone = self->machine && nook_machine_get_microphone (self->machine);
+
+  gtk_widget_set_visible (self->mute_button, sound);
+  gtk_widget_set_visible (self->microphone_button, sound);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.toggle-mute", sound);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.toggle-microphone", sound);
+  if (muted)
+    set_button (self->mute_button, "audio-volume-muted-symbolic", _("Unmute"));
+  else
+    set_button (self->mute_button, "audio-volume-high-symbolic", _("Mute"));
+  if (microphone)
+    set_button (self->microphone_button, "audio-input-microphone-symbolic", _("Turn Microphone Off"));
+  else
+    set_button (self->microphone_button, "microphone-disabled-symbolic", _("Turn Microphone On"));
+  /* Before the display links its channels: off until asked for. */
+  nook_display_set_microphone (self->display, microphone);
+}
 
 static void
 update (NookMachineView *self)
@@ -41,6 +80,7 @@ update (NookMachineView *self)
       gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.pause", FALSE);
       gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.resume", FALSE);
       gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.open-window", FALSE);
+      update_sound (self, FALSE);
       return;
     }
   state = nook_machine_get_state (self->machine);
@@ -62,6 +102,7 @@ update (NookMachineView *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.open-window", running || paused);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.power-off", running);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "view.force-off", nook_machine_is_active (self->machine));
+  update_sound (self, nook_machine_is_active (self->machine));
 
   if (showing)
     {
@@ -139,6 +180,42 @@ command_action (GtkWidget  *widget,
   else if (g_str_equal (action, "force-off"))
     command = "quit";
   nook_machine_execute (self->machine, command, NULL, on_executed, g_object_ref (self));
+}
+
+static void
+toggle_mute_action (GtkWidget  *widget,
+                    const char *name,
+                    GVariant   *param)
+{
+  NookMachineView *self = NOOK_MACHINE_VIEW (widget);
+
+  if (self->machine)
+    nook_machine_set_audio_muted (self->machine, !nook_machine_get_audio_muted (self->machine),
+                                  NULL, on_executed, g_object_ref (self));
+}
+
+/* Saved at once; the display follows from the machine's notify. */
+static void
+toggle_microphone_action (GtkWidget  *widget,
+                          const char *name,
+                          GVariant   *param)
+{
+  NookMachineView *self = NOOK_MACHINE_VIEW (widget);
+  g_autoptr(GError) error = NULL;
+  gboolean on;
+
+  if (!self->machine)
+    return;
+  on = !nook_machine_get_microphone (self->machine);
+  nook_machine_set_microphone (self->machine, on);
+  if (!nook_machine_save (self->machine, &error))
+    {
+      g_autofree char *msg = g_strdup_printf (on ? _("The microphone stays off: %s") : _("The microphone stays on: %s"),
+                                              error->message);
+
+      nook_machine_set_microphone (self->machine, !on);
+      gtk_widget_activate_action (widget, "win.toast", "s", msg);
+    }
 }
 
 static void
@@ -250,6 +327,8 @@ nook_machine_view_class_init (NookMachineViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NookMachineView, pause_button);
   gtk_widget_class_bind_template_child (widget_class, NookMachineView, resume_button);
   gtk_widget_class_bind_template_child (widget_class, NookMachineView, fullscreen_button);
+  gtk_widget_class_bind_template_child (widget_class, NookMachineView, mute_button);
+  gtk_widget_class_bind_template_child (widget_class, NookMachineView, microphone_button);
 
   gtk_widget_class_install_action (widget_class, "view.back", NULL, back_action);
   gtk_widget_class_install_action (widget_class, "view.pause", NULL, command_action);
@@ -259,6 +338,8 @@ nook_machine_view_class_init (NookMachineViewClass *klass)
   gtk_widget_class_install_action (widget_class, "view.force-off", NULL, command_action);
   gtk_widget_class_install_action (widget_class, "view.open-window", NULL, command_action);
   gtk_widget_class_install_action (widget_class, "view.ctrl-alt-del", NULL, ctrl_alt_del_action);
+  gtk_widget_class_install_action (widget_class, "view.toggle-mute", NULL, toggle_mute_action);
+  gtk_widget_class_install_action (widget_class, "view.toggle-microphone", NULL, toggle_microphone_action);
   gtk_widget_class_install_action (widget_class, "view.fullscreen", NULL, fullscreen_action);
   gtk_widget_class_install_action (widget_class, "view.settings", NULL, settings_action);
 }

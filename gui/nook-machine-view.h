@@ -1,5 +1,6 @@
 /* NookMachineView: a running machine's screen in the window, with its
- * header bar (back, pause and resume, Ctrl+Alt+Del, fullscreen). */
+ * header bar (back, pause and resume, mute and microphone, Ctrl+Alt+Del,
+ * fullscreen). */
 #pragma once
 
 #include <adwaita.h>

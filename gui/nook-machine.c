@@ -14,6 +14,7 @@
 #define GROUP_DISK    "disk0"
 #define GROUP_CDROM   "cdrom"
 #define GROUP_KERNEL  "kernel"
+#define GROUP_SOUND   "sound"
 
 #define MEMORY_MIN 16
 #define MEMORY_MAX (1024 * 1024)
@@ -44,10 +45,15 @@ struct _NookMachine
   char *kernel;
   char *initrd;
   char *append;
+  char *sound;                  /* the sound card: hda or none */
+  gboolean microphone;          /* the guest may hear the host's microphone */
   NookMachineState state;
   char *message;
   char *log_path;
   NookMachineProcess *process;
+  /* What the running nook-vmm's query-status said last. */
+  gboolean has_audio;
+  gboolean audio_muted;
 };
 
 G_DEFINE_FINAL_TYPE (NookMachine, nook_machine, G_TYPE_OBJECT)
@@ -71,6 +77,9 @@ enum {
   PROP_CPUS,
   PROP_STATE,
   PROP_MESSAGE,
+  PROP_MICROPHONE,
+  PROP_HAS_AUDIO,
+  PROP_AUDIO_MUTED,
   N_PROPS
 };
 
@@ -105,6 +114,7 @@ nook_machine_finalize (GObject *object)
   g_free (self->kernel);
   g_free (self->initrd);
   g_free (self->append);
+  g_free (self->sound);
   g_free (self->message);
   g_free (self->log_path);
   G_OBJECT_CLASS (nook_machine_parent_class)->finalize (object);
@@ -141,6 +151,15 @@ nook_machine_get_property (GObject    *object,
     case PROP_MESSAGE:
       g_value_set_string (value, self->message);
       break;
+    case PROP_MICROPHONE:
+      g_value_set_boolean (value, self->microphone);
+      break;
+    case PROP_HAS_AUDIO:
+      g_value_set_boolean (value, self->has_audio);
+      break;
+    case PROP_AUDIO_MUTED:
+      g_value_set_boolean (value, self->audio_muted);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -175,6 +194,17 @@ nook_machine_class_init (NookMachineClass *klass)
   properties[PROP_MESSAGE] =
     g_param_spec_string ("message", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MICROPHONE] =
+    g_param_spec_boolean ("microphone", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* Whether the running nook-vmm has a sound card, and whether its output
+   * is muted on the host side (query-status's "audio"). */
+  properties[PROP_HAS_AUDIO] =
+    g_param_spec_boolean ("has-audio", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_AUDIO_MUTED] =
+    g_param_spec_boolean ("audio-muted", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -187,6 +217,7 @@ nook_machine_init (NookMachine *self)
   self->firmware = g_strdup ("bios");
   self->display = g_strdup ("spice");
   self->disk_format = g_strdup ("raw");
+  self->sound = g_strdup ("hda");
 }
 
 static gboolean
@@ -368,6 +399,7 @@ parse (NookMachine  *self,
   static const char *const firmwares[] = { "bios", "uefi", NULL };
   static const char *const displays[] = { "spice", "sdl", "none", NULL };
   static const char *const formats[] = { "raw", "qcow2", NULL };
+  static const char *const sounds[] = { "hda", "none", NULL };
   g_autofree char *text = NULL;
   g_autoptr(GError) local = NULL;
   const char *why = NULL;
@@ -433,6 +465,14 @@ parse (NookMachine  *self,
         return broken_at (error, path, text, GROUP_KERNEL, "path", _("[%s] has no path"), GROUP_KERNEL);
       self->initrd = g_key_file_get_string (kf, GROUP_KERNEL, "initrd", NULL);
       self->append = g_key_file_get_string (kf, GROUP_KERNEL, "append", NULL);
+    }
+  if (!get_choice (kf, path, text, GROUP_SOUND, "card", sounds, &self->sound, error))
+    return FALSE;
+  if (g_key_file_has_key (kf, GROUP_SOUND, "microphone", NULL))
+    {
+      self->microphone = g_key_file_get_boolean (kf, GROUP_SOUND, "microphone", &local);
+      if (local)
+        return broken_at (error, path, text, GROUP_SOUND, "microphone", _("‘microphone’ must be true or false"));
     }
   return TRUE;
 }
@@ -581,6 +621,8 @@ nook_machine_save (NookMachine  *self,
     }
   else
     g_key_file_remove_group (kf, GROUP_KERNEL, NULL);
+  g_key_file_set_string (kf, GROUP_SOUND, "card", self->sound);
+  g_key_file_set_boolean (kf, GROUP_SOUND, "microphone", self->microphone);
 
   data = g_key_file_to_data (kf, &len, NULL);
   path = nook_machine_get_ini_path (self);
@@ -828,6 +870,58 @@ nook_machine_set_kernel (NookMachine *self,
   set_string (&self->kernel, kernel);
   set_string (&self->initrd, initrd);
   set_string (&self->append, append);
+}
+
+const char *
+nook_machine_get_sound (NookMachine *self)
+{
+  g_return_val_if_fail (NOOK_IS_MACHINE (self), NULL);
+  return self->sound;
+}
+
+void
+nook_machine_set_sound (NookMachine *self,
+                        const char  *sound)
+{
+  g_return_if_fail (NOOK_IS_MACHINE (self));
+  g_return_if_fail (g_strcmp0 (sound, "hda") == 0 || g_strcmp0 (sound, "none") == 0);
+
+  set_string (&self->sound, sound);
+}
+
+gboolean
+nook_machine_get_microphone (NookMachine *self)
+{
+  g_return_val_if_fail (NOOK_IS_MACHINE (self), FALSE);
+  return self->microphone;
+}
+
+/* Only the setting: the display connects or drops the microphone. */
+void
+nook_machine_set_microphone (NookMachine *self,
+                             gboolean     microphone)
+{
+  g_return_if_fail (NOOK_IS_MACHINE (self));
+
+  microphone = !!microphone;
+  if (self->microphone == microphone)
+    return;
+  self->microphone = microphone;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE]);
+}
+
+gboolean
+nook_machine_get_has_audio (NookMachine *self)
+{
+  g_return_val_if_fail (NOOK_IS_MACHINE (self), FALSE);
+  return self->has_audio;
+}
+
+gboolean
+nook_machine_get_audio_muted (NookMachine *self)
+{
+  g_return_val_if_fail (NOOK_IS_MACHINE (self), FALSE);
+  return self->audio_muted;
 }
 
 NookMachineState
@@ -1098,6 +1192,9 @@ nook_machine_build_argv (NookMachine  *self,
       g_strv_builder_add (b, "--disk");
       builder_take (b, spec);
     }
+  /* nook-vmm gives a machine with a screen Intel HD Audio by itself. */
+  if (g_str_equal (self->sound, "none"))
+    g_strv_builder_add (b, "--sound=none");
   return g_strv_builder_end (b);
 }
 
@@ -1114,11 +1211,72 @@ state_from_vmm (const char *state)
 }
 
 static void
-on_process_state (NookMachine *self,
-                  const char  *state,
-                  const char  *reason)
+set_audio (NookMachine *self,
+           gboolean     has_audio,
+           gboolean     muted)
+{
+  g_object_freeze_notify (G_OBJECT (self));
+  if (self->has_audio != has_audio)
+    {
+      self->has_audio = has_audio;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_AUDIO]);
+    }
+  if (self->audio_muted != muted)
+    {
+      self->audio_muted = muted;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUDIO_MUTED]);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+/* query-status's "audio": null (or missing, from a nook-vmm without sound)
+ * when the machine has no sound card. */
+static void
+take_audio_status (NookMachine *self,
+                   JsonNode    *status)
+{
+  JsonObject *obj = status && JSON_NODE_HOLDS_OBJECT (status) ? json_node_get_object (status) : NULL;
+  JsonNode *audio = obj ? json_object_get_member (obj, "audio") : NULL;
+
+  if (!audio || !JSON_NODE_HOLDS_OBJECT (audio))
+    {
+      set_audio (self, FALSE, FALSE);
+      return;
+    }
+  set_audio (self, TRUE, json_object_get_boolean_member_with_default (json_node_get_object (audio), "muted", FALSE));
+}
+
+static void
+on_audio_status (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(NookMachine) self = user_data;
+  g_autoptr(JsonNode) ret = NULL;
+  g_autoptr(GError) error = NULL;
+
+  ret = nook_machine_process_execute_finish (NOOK_MACHINE_PROCESS (source), result, &error);
+  /* A process that is no longer the machine's says nothing about it. */
+  if (!ret || self->process != NOOK_MACHINE_PROCESS (source))
+    {
+      if (error)
+        g_debug ("query-status: %s", error->message);
+      return;
+    }
+  take_audio_status (self, ret);
+}
+
+static void
+on_process_state (NookMachine        *self,
+                  const char         *state,
+                  const char         *reason,
+                  NookMachineProcess *process)
 {
   set_state (self, state_from_vmm (state), NULL);
+  /* The sound card is known once nook-vmm answers; nothing tells of mute
+   * changes from other clients, so each state change reads it anew. */
+  if (nook_machine_process_is_connected (process))
+    nook_machine_process_execute (process, "query-status", NULL, NULL, on_audio_status, g_object_ref (self));
 }
 
 /* Removes what a nook-vmm that is gone, and the app for it, left in the
@@ -1161,6 +1319,7 @@ on_process_exited (NookMachine *self,
   else if (how == NOOK_PROCESS_EXIT_FAILED_TO_START)
     state = NOOK_MACHINE_STATE_FAILED_TO_START;
   clean_runtime_dir (self);
+  set_audio (self, FALSE, FALSE);
   set_state (self, state, message);
   g_object_unref (process);
 }
@@ -1171,6 +1330,7 @@ watch (NookMachine        *self,
        NookMachineProcess *process)
 {
   g_signal_connect_object (process, "state-changed", G_CALLBACK (on_process_state), self, G_CONNECT_SWAPPED);
+  set_audio (self, FALSE, FALSE);
   g_signal_connect_object (process, "exited", G_CALLBACK (on_process_exited), self, G_CONNECT_SWAPPED);
   self->process = process;
   set_state (self, NOOK_MACHINE_STATE_STARTING, NULL);
@@ -1387,6 +1547,84 @@ nook_machine_execute_finish (NookMachine   *self,
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+on_mute_status (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NookMachine *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+
+  ret = nook_machine_process_execute_finish (NOOK_MACHINE_PROCESS (source), result, &error);
+  if (!ret)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (self->process == NOOK_MACHINE_PROCESS (source))
+    take_audio_status (self, ret);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_mute_set (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+
+  ret = nook_machine_process_execute_finish (NOOK_MACHINE_PROCESS (source), result, &error);
+  if (!ret)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  nook_machine_process_execute (NOOK_MACHINE_PROCESS (source), "query-status", NULL,
+                                g_task_get_cancellable (task), on_mute_status, g_object_ref (task));
+}
+
+/**
+ * nook_machine_set_audio_muted:
+ *
+ * Mutes or unmutes the guest's sound on the host side (nook-vmm's
+ * set-audio-mute), for whichever client plays it; the "audio-muted"
+ * property follows nook-vmm's query-status before the call finishes
+ * (with nook_machine_execute_finish()).
+ */
+void
+nook_machine_set_audio_muted (NookMachine         *self,
+                              gboolean             muted,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) args = NULL;
+
+  g_return_if_fail (NOOK_IS_MACHINE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, nook_machine_set_audio_muted);
+  if (!self->process || !nook_machine_process_is_connected (self->process))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, _("“%s” is not running"), self->name);
+      return;
+    }
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "mute");
+  json_builder_add_boolean_value (builder, muted);
+  json_builder_end_object (builder);
+  args = json_builder_get_root (builder);
+  nook_machine_process_execute (self->process, "set-audio-mute", args, cancellable, on_mute_set,
+                                g_steal_pointer (&task));
 }
 
 /**

@@ -72,11 +72,19 @@ void              nook_machine_set_kernel         (NookMachine  *self,
                                                    const char   *kernel,
                                                    const char   *initrd,
                                                    const char   *append);
+const char       *nook_machine_get_sound          (NookMachine  *self);
+void              nook_machine_set_sound          (NookMachine  *self,
+                                                   const char   *sound);
+gboolean          nook_machine_get_microphone     (NookMachine  *self);
+void              nook_machine_set_microphone     (NookMachine  *self,
+                                                   gboolean      microphone);
 
 NookMachineState  nook_machine_get_state          (NookMachine  *self);
 const char       *nook_machine_get_message        (NookMachine  *self);
 const char       *nook_machine_get_log_path       (NookMachine  *self);
 gboolean          nook_machine_is_active          (NookMachine  *self);
+gboolean          nook_machine_get_has_audio      (NookMachine  *self);
+gboolean          nook_machine_get_audio_muted    (NookMachine  *self);
 
 char            **nook_machine_build_argv         (NookMachine  *self,
                                                    const char   *vmm,
@@ -93,6 +101,11 @@ void              nook_machine_execute            (NookMachine         *self,
                                                    GAsyncReadyCallback  callback,
                                                    gpointer             user_data);
 void              nook_machine_change_disc        (NookMachine         *self,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+void              nook_machine_set_audio_muted    (NookMachine         *self,
+                                                   gboolean             muted,
                                                    GCancellable        *cancellable,
                                                    GAsyncReadyCallback  callback,
                                                    gpointer             user_data);

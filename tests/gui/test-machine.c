@@ -238,6 +238,81 @@ test_argv (void)
   g_assert_true (strv_has_seq (argv, "--append", "console=ttyS0"));
 }
 
+/* [sound]: the card and the microphone round-trip through machine.ini with
+ * the file's other keys and comments, the card reaches nook-vmm's command
+ * line only when it is not nook-vmm's default, and wrong values are
+ * reported with their line. */
+static void
+test_sound (void)
+{
+  g_autofree char *dir = new_machine_dir ("sound");
+  g_autofree char *ini = g_build_filename (dir, "machine.ini", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(NookMachine) m = NULL;
+  g_autoptr(NookMachine) back = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) argv = NULL;
+  const char *orig = "# kept\n[machine]\nname=Loud\nmemory=256\nfuture-key=1\n\n"
+                     "[disk0]\npath=disk0.img\nformat=qcow2\n\n[sound]\nvolume-hint=7\n";
+
+  gui_test_write (ini, orig, strlen (orig));
+  m = nook_machine_load (dir);
+  g_assert_cmpint (nook_machine_get_state (m), ==, NOOK_MACHINE_STATE_STOPPED);
+  /* The defaults: Intel HD Audio, the microphone off. */
+  g_assert_cmpstr (nook_machine_get_sound (m), ==, "hda");
+  g_assert_false (nook_machine_get_microphone (m));
+  argv = nook_machine_build_argv (m, "nook-vmm", &error);
+  g_assert_no_error (error);
+  for (guint i = 0; argv[i]; i++)
+    g_assert_false (g_str_has_prefix (argv[i], "--sound"));
+  g_clear_pointer (&argv, g_strfreev);
+
+  nook_machine_set_microphone (m, TRUE);
+  nook_machine_set_sound (m, "none");
+  g_assert_true (nook_machine_save (m, &error));
+  g_assert_no_error (error);
+  g_file_get_contents (ini, &text, NULL, NULL);
+  g_test_message ("%s", text);
+  g_assert_nonnull (strstr (text, "# kept"));
+  g_assert_nonnull (strstr (text, "future-key=1"));
+  g_assert_nonnull (strstr (text, "volume-hint=7"));
+  g_assert_nonnull (strstr (text, "microphone=true"));
+  g_assert_nonnull (strstr (text, "card=none"));
+
+  back = nook_machine_load (dir);
+  g_assert_cmpint (nook_machine_get_state (back), ==, NOOK_MACHINE_STATE_STOPPED);
+  g_assert_true (nook_machine_get_microphone (back));
+  g_assert_cmpstr (nook_machine_get_sound (back), ==, "none");
+  g_assert_cmpuint (nook_machine_get_memory (back), ==, 256);
+  g_assert_cmpstr (nook_machine_get_disk_format (back), ==, "qcow2");
+  argv = nook_machine_build_argv (back, "nook-vmm", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_strv_contains ((const char * const *) argv, "--sound=none"));
+  g_clear_pointer (&argv, g_strfreev);
+
+  /* Off again: written as false, not dropped with the rest of [sound]. */
+  nook_machine_set_microphone (back, FALSE);
+  g_assert_true (nook_machine_save (back, &error));
+  g_clear_object (&m);
+  m = nook_machine_load (dir);
+  g_assert_false (nook_machine_get_microphone (m));
+  g_clear_pointer (&text, g_free);
+  g_file_get_contents (ini, &text, NULL, NULL);
+  g_assert_nonnull (strstr (text, "volume-hint=7"));
+
+  /* Wrong values make the machine broken, naming the line. */
+  g_clear_object (&m);
+  gui_test_write (ini, "[machine]\nname=X\n[sound]\ncard=sb16\n", 35);
+  m = nook_machine_load (dir);
+  g_assert_cmpint (nook_machine_get_state (m), ==, NOOK_MACHINE_STATE_BROKEN);
+  g_assert_nonnull (strstr (nook_machine_get_message (m), "machine.ini:4:"));
+  g_clear_object (&m);
+  gui_test_write (ini, "[machine]\nname=X\n[sound]\nmicrophone=maybe\n", 42);
+  m = nook_machine_load (dir);
+  g_assert_cmpint (nook_machine_get_state (m), ==, NOOK_MACHINE_STATE_BROKEN);
+  g_assert_nonnull (strstr (nook_machine_get_message (m), "machine.ini:4:"));
+}
+
 static void
 test_find_vmm (void)
 {
@@ -259,6 +334,7 @@ main (int   argc,
   g_test_add_func ("/machine/atomic-write", test_atomic_write);
   g_test_add_func ("/machine/broken", test_broken);
   g_test_add_func ("/machine/argv", test_argv);
+  g_test_add_func ("/machine/sound", test_sound);
   g_test_add_func ("/machine/find-vmm", test_find_vmm);
   return gui_test_run (root);
 }

@@ -145,6 +145,7 @@ test_shown (Fixture       *f,
   g_assert_cmpint (gtk_spin_button_get_value_as_int (child (f, "cpus_spin")), ==, 2);
   g_assert_cmpuint (adw_combo_row_get_selected (child (f, "firmware_row")), ==, 0);
   g_assert_cmpuint (adw_combo_row_get_selected (child (f, "display_row")), ==, 0);
+  g_assert_cmpuint (adw_combo_row_get_selected (child (f, "sound_row")), ==, 0);
   g_assert_cmpstr (subtitle (f, "disk_row"), ==, disk);
   g_assert_cmpstr (subtitle (f, "disk_format_row"), ==, "Raw");
   g_assert_cmpstr (subtitle (f, "disk_size_row"), ==, expected);
@@ -191,6 +192,15 @@ test_changes (Fixture       *f,
   adw_combo_row_set_selected (child (f, "display_row"), 1);
   m = reload (f);
   g_assert_cmpstr (nook_machine_get_display (m), ==, "sdl");
+  g_object_unref (m);
+
+  adw_combo_row_set_selected (child (f, "sound_row"), 1);
+  m = reload (f);
+  g_assert_cmpstr (nook_machine_get_sound (m), ==, "none");
+  g_object_unref (m);
+  adw_combo_row_set_selected (child (f, "sound_row"), 0);
+  m = reload (f);
+  g_assert_cmpstr (nook_machine_get_sound (m), ==, "hda");
   g_object_unref (m);
 
   gtk_switch_set_active (child (f, "disk_readonly_switch"), TRUE);
