@@ -15,6 +15,11 @@
 #include <glib/gi18n.h>
 #include <spice-client.h>
 
+/* A record channel turned off and on again links once the old link has
+ * closed, which spice-client-glib does in an idle callback. */
+#define RELINK_MS 100
+#define RELINK_TRIES 50
+
 /* How long to keep trying while a starting machine has no socket yet. */
 #define CONNECT_RETRY_MS 250
 #define CONNECT_RETRIES 80
@@ -61,7 +66,8 @@ struct _NookDisplay
   /* SpiceAudio follows the record channel: it was let see it (it then
    * links it), and from then on we link and unlink it ourselves. */
   gboolean record_audio;
-  gboolean record_relink;       /* turned on again while it was unlinking */
+  guint relink_id;              /* turned on again, maybe while still unlinking */
+  guint relink_tries;
   gboolean playback_open;
   gboolean record_open;
 
@@ -512,17 +518,24 @@ on_record_event (SpiceChannel      *channel,
                  NookDisplay       *self)
 {
   self->record_open = event == SPICE_CHANNEL_OPENED;
-  if (event == SPICE_CHANNEL_OPENED)
+  if (self->record_open)
+    g_clear_handle_id (&self->relink_id, g_source_remove);
+}
+
+/* spice_channel_connect() does nothing to a channel whose last link has
+ * not finished closing: it is asked again until the link is up. */
+static gboolean
+on_relink (gpointer data)
+{
+  NookDisplay *self = data;
+
+  if (!self->record || !self->microphone || self->record_open || ++self->relink_tries > RELINK_TRIES)
     {
-      self->record_relink = FALSE;
-      return;
+      self->relink_id = 0;
+      return G_SOURCE_REMOVE;
     }
-  /* A link still closing takes no new one: it is made once closed. */
-  if (event == SPICE_CHANNEL_CLOSED && self->record_relink && self->microphone)
-    {
-      self->record_relink = FALSE;
-      spice_channel_connect (channel);
-    }
+  spice_channel_connect (self->record);
+  return G_SOURCE_CONTINUE;
 }
 
 /* SpiceAudio links every audio channel the session makes and keeps the
@@ -532,15 +545,16 @@ on_record_event (SpiceChannel      *channel,
  * (what it does when audio is enabled), and the first time it takes the
  * record channel and links it. After that SpiceAudio stays attached to it,
  * and turning the microphone off and on unlinks and relinks the channel:
- * the server then stops and restarts recording for this client. */
+ * the server then stops and restarts recording for this client (and
+ * SpiceAudio its capture, on record-stop and record-start). */
 static void
 update_record (NookDisplay *self)
 {
   if (!self->record)
     return;
+  g_clear_handle_id (&self->relink_id, g_source_remove);
   if (!self->microphone)
     {
-      self->record_relink = FALSE;
       /* record_open follows when the link has closed. */
       spice_channel_disconnect (self->record, SPICE_CHANNEL_NONE);
       return;
@@ -551,8 +565,9 @@ update_record (NookDisplay *self)
       g_object_set (self->session, "enable-audio", TRUE, NULL);
       return;
     }
-  self->record_relink = TRUE;
   spice_channel_connect (self->record);
+  self->relink_tries = 0;
+  self->relink_id = g_timeout_add (RELINK_MS, on_relink, self);
 }
 
 static void
@@ -628,6 +643,7 @@ static void
 drop_session (NookDisplay *self)
 {
   g_clear_handle_id (&self->retry_id, g_source_remove);
+  g_clear_handle_id (&self->relink_id, g_source_remove);
   if (!self->session)
     return;
   g_signal_handlers_disconnect_by_data (self->session, self);
@@ -644,7 +660,7 @@ drop_session (NookDisplay *self)
   spice_session_disconnect (self->session);
   g_clear_object (&self->session);
   self->main = self->display = self->inputs = self->playback = self->record = NULL;
-  self->playback_open = self->record_open = self->record_audio = self->record_relink = FALSE;
+  self->playback_open = self->record_open = self->record_audio = FALSE;
 }
 
 static void
