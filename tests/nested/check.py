@@ -4,7 +4,8 @@
 Usage: check.py CHECK RESULT.json
 CHECK is one of: l1-kvm, l2-boot, memory, clock, rtc, disk, disk-readonly,
 reboot, poweroff, power-button, firmware, reboot-no-reboot, display-console,
-display-resize, input-keyboard, input-tablet, cdrom. Exits 0 (pass), 1 (fail, with what went wrong and the end
+display-resize, input-keyboard, input-tablet, cdrom, sound-bind,
+sound-playback, sound-record. Exits 0 (pass), 1 (fail, with what went wrong and the end
 of L2's console) or 77 (skip: the run could not happen on this machine, or
 a tool a check needs is missing).
 """
@@ -981,6 +982,230 @@ def check_cdrom(run):
     need_no_trouble(run)
 
 
+# ---- the HD Audio controller (--sound hda, the wav backend) ----
+
+# What L2 plays (nested.py's SOUND_PLAY) and what nook-vmm feeds to its
+# recording (SOUND_RECORD), 48 kHz stereo S16_LE both.
+PLAY_HZ, PLAY_SECONDS, RECORD_HZ, RECORD_SECONDS = 440, 10, 1000, 3
+SOUND_RATE, SOUND_CHANNELS = 48000, 2
+# Within 1 %: zero crossings over the whole tone.
+FREQ_TOLERANCE = 0.01
+# The longest run of zero frames allowed inside the tone: an underrun of
+# the controller's DMA (or of the backend) shows up as silence in the file.
+MAX_GAP_MS = 20
+# How long aplay may take for the 10 s tone, in L2's time: the controller
+# consumes the stream at its rate, so playback takes 10 s plus what aplay
+# needs to start (libasound reads its configuration) and to drain the
+# last periods. Under nested TCG L2 starts aplay in about APLAY_START_S.
+APLAY_MIN_S, APLAY_MAX_S = 9.5, 15.0
+
+# What snd-hda-intel and the HDA core say when the controller or the codec
+# does not answer as they expect.
+HDA_TROUBLE = re.compile(
+    r"azx_get_response timeout|no codecs found|[Cc]odec.*(fail|error|timeout)|"
+    r"spurious response|unsolicited|CORB reset timeout|RIRB|"
+    r"(controller|codec) not ready|couldn'?t (bind|find|get|reset)|"
+    r"probe.* failed|failed to|no AFG|Invalid position buffer|position_fix|"
+    r"Unstable LPIB|BDL|(in|out) of range|IRQ timing workaround|"
+    r"timeout", re.I)
+
+
+def sound_dmesg(run):
+    return [s[len("NESTED-L2-SOUND-DMESG "):] for _, s in run.l2()
+            if s.startswith("NESTED-L2-SOUND-DMESG ")]
+
+
+def sound_setup(run):
+    """L2 loaded the sound modules and ran its step; returns its device line."""
+    if not run.result.get("l1") or "sound" not in run.result["l1"].split(","):
+        raise Failure("the run gave L2 no sound card (nested.py --l1 sound)")
+    l2_init(run)
+    l2 = run.l2()
+    failed = [s.split()[-1] for _, s in l2 if s.startswith("NESTED-L2-INSMOD-FAILED")]
+    need(not failed, "L2 loaded soundcore, snd, snd-timer, snd-pcm, snd-hwdep, snd-hda-core, "
+         "snd-intel-sdw-acpi, snd-intel-dspcfg, snd-hda-codec, ledtrig-audio, "
+         "snd-hda-codec-generic and snd-hda-intel"
+         + (f" (not: {', '.join(failed)})" if failed else ""))
+    _, dev = run.marker(l2, "NESTED-L2-SOUND-DEVICE")
+    need(dev is not None, "L2 ran its sound step (nested.l2=sound)")
+    return dev
+
+
+def stats_of(fields, what):
+    if fields is None:
+        raise Failure(f"no description of {what}")
+    if "error" in fields:
+        raise Failure(f"pcm-stats could not read {what}: {fields}")
+    return fields
+
+
+def need_tone(stats, what, hz, stream_rate=True):
+    """The stream's rate and channels, and a tone of hz over the span.
+    QEMU's wav audiodev (the reference) writes at its own rate."""
+    rate, channels = stats.get("rate"), stats.get("channels")
+    if stream_rate:
+        need(rate == str(SOUND_RATE) and channels == str(SOUND_CHANNELS),
+             f"{what} is {SOUND_RATE} Hz, {SOUND_CHANNELS} channels, as the stream (it is "
+             f"{rate} Hz, {channels} channels)")
+    else:
+        print(f"note: {what} is {rate} Hz, {channels} channels")
+    need(stats.get("silent") != "1" and int(stats.get("peak", 0)) > 1000,
+         f"{what} holds a tone (peak {stats.get('peak')}, rms {stats.get('rms')})"
+         + (": it is silent" if stats.get("silent") == "1" else ""))
+    print(f"{what}: {stats.get('span')} s of tone from {stats.get('start')} s, "
+          f"{stats.get('crossings')} zero crossings, {stats.get('freq')} Hz "
+          f"(last channel {stats.get('freq_last')} Hz), rms {stats.get('rms')}, "
+          f"longest run of zero frames {stats.get('longest_zero_ms')} ms at "
+          f"{stats.get('longest_zero_at')} s, {stats.get('zero_runs_1ms')} runs of 1 ms or more, "
+          f"largest step between samples {stats.get('max_step')}")
+    for key in ("freq", "freq_last"):
+        f = float(stats.get(key, 0))
+        need(abs(f - hz) <= hz * FREQ_TOLERANCE,
+             f"{what}'s {'first' if key == 'freq' else 'last'} channel holds {hz} Hz within "
+             f"{FREQ_TOLERANCE:.0%} (zero crossings over the tone give {f:.2f} Hz)")
+
+
+def check_sound_bind(run):
+    """snd-hda-intel binds to the ICH9 HDA controller, finds the codec
+    through CORB/RIRB, and the generic parser gives it a PCM device that
+    plays and records."""
+    dev = sound_setup(run)
+    l2 = run.l2()
+    dmesg = sound_dmesg(run)
+    need(dev.get("pci") not in (None, "none"),
+         "L2 has the ICH9 HD Audio controller (8086:293e) on its PCI bus"
+         + (f" at {dev['pci']}" if dev.get("pci") not in (None, "none") else
+            " (nook-vmm --sound hda gave it none)"))
+    if dev.get("driver") != "snd_hda_intel":
+        raise Failure(f"snd-hda-intel did not bind to {dev.get('pci')} (driver: "
+                      f"{dev.get('driver') or 'none'})"
+                      + "".join(f"\n  the kernel said: {s}" for s in dmesg[-20:]))
+    ok(f"snd-hda-intel drives {dev['pci']}")
+    _, cards = run.find(l2, r"^NESTED-L2-SOUND-CARDS (.*)")
+    card = cards.group(1).replace("_", " ").strip(" |") if cards else ""
+    need(dev.get("card0") == "yes" and card,
+         "ALSA has card 0 (/proc/asound/card0)" + (f": {card}" if card else "")
+         + "".join(f"\n  the kernel said: {s}" for s in ([] if card else dmesg[-20:])))
+    _, codec = run.marker(l2, "NESTED-L2-SOUND-CODEC")
+    vendor = codec.get("vendor", "") if codec else ""
+    if not re.fullmatch(r"0x[0-9a-f]{8}", vendor) or int(vendor, 16) == 0:
+        raise Failure("the codec is not found (/proc/asound/card0/codec#0 gives no vendor id)"
+                      + "".join(f"\n  the kernel said: {s}" for s in dmesg[-20:]))
+    ok(f"the codec is found: vendor id {vendor}, {codec.get('name', '').replace('_', ' ')}, "
+       f"subsystem {codec.get('subsystem')}, revision {codec.get('revision')}, "
+       f"{codec.get('converters')} converter widget(s)")
+    for _, s in l2:
+        if s.startswith("NESTED-L2-SOUND-AMP "):
+            print(f"codec amplifier at power-on: {s[len('NESTED-L2-SOUND-AMP '):]}")
+    for _, s in l2:
+        if s.startswith("NESTED-L2-SOUND-MIXER "):
+            print(f"mixer, set by L2: {s[len('NESTED-L2-SOUND-MIXER '):].replace('_', ' ')}")
+    pcms = [s[len("NESTED-L2-SOUND-PCM "):] for _, s in l2 if s.startswith("NESTED-L2-SOUND-PCM ")]
+    for p in pcms:
+        print(f"PCM: {p}")
+    first = next((p for p in pcms if p.startswith("00-00:")), "")
+    need("playback 1" in first and "capture 1" in first,
+         "the generic codec parser made PCM 0 with a playback and a capture stream"
+         + (f" (PCMs: {'; '.join(pcms) or 'none'})" if not ("playback 1" in first and
+                                                              "capture 1" in first) else ""))
+    nodes = dev.get("nodes", "").split(",")
+    need("pcmC0D0p" in nodes and "pcmC0D0c" in nodes and "controlC0" in nodes,
+         f"L2 has /dev/snd/pcmC0D0p, pcmC0D0c and controlC0 ({dev.get('nodes') or 'none'})")
+    trouble = [s for s in dmesg if HDA_TROUBLE.search(s)]
+    need(not trouble, "snd-hda-intel and the HDA core report no trouble with the controller "
+         "or the codec" + "".join(f"\n  the kernel said: {s}" for s in trouble[:12]))
+    _, irq = run.find(l2, r"^NESTED-L2-SOUND-IRQ (.*)")
+    if irq:
+        print(f"L2's /proc/interrupts: {irq.group(1).replace('_', ' ')}")
+    need_no_trouble(run)
+
+
+def check_sound_playback(run):
+    """aplay plays the 10 s tone on hw:0,0 as it is, in about 10 s of L2's
+    time, and what nook-vmm's wav backend wrote in L1 is that tone: its
+    rate, its frequency, and no silence inside it."""
+    sound_setup(run)
+    l2 = run.l2()
+    t_play, play = run.marker(l2, "NESTED-L2-SOUND-PLAY")
+    need(play is not None, "L2 ran aplay (it had a PCM device)")
+    said = [s[len("NESTED-L2-SOUND-APLAY "):] for _, s in l2
+            if s.startswith("NESTED-L2-SOUND-APLAY ")]
+    for s in said:
+        print(f"aplay said: {s}")
+    need(play.get("status") == "0", f"aplay -D hw:0,0 exited with 0 (it exited with "
+         f"{play.get('status')}{', killed after 60 s' if play.get('status') == '143' else ''})"
+         + "".join(f"\n  the kernel said: {s}" for s in
+                   ([] if play.get("status") == "0" else sound_dmesg(run)[-15:])))
+    _, params = run.find(l2, r"^NESTED-L2-SOUND-HW-PARAMS (.*)")
+    if params:
+        print(f"the stream as the driver set it up: {params.group(1).replace('_', ' ').replace(',', ', ')}")
+        hw = params.group(1)
+        need("S16_LE" in hw and "channels:_2" in hw and f"rate:_{SOUND_RATE}" in hw,
+             f"the stream ran as the file is, S16_LE, 2 channels, {SOUND_RATE} Hz (no conversion)")
+    _, status = run.find(l2, r"^NESTED-L2-SOUND-PLAY-STATUS (.*)")
+    if status:
+        print(f"the stream 2 s in: {status.group(1).replace('_', ' ').replace(',', ', ')}")
+    seconds = int(play.get("centis", 0)) / 100
+    print(f"aplay took {seconds:.2f} s of L2's time for the {PLAY_SECONDS} s tone "
+          f"(host: the line arrived at {t_play:.1f} s)")
+    need(APLAY_MIN_S <= seconds <= APLAY_MAX_S,
+         f"aplay took {APLAY_MIN_S}-{APLAY_MAX_S} s for {PLAY_SECONDS} s of sound "
+         f"({seconds:.2f} s): the controller consumes the stream at its rate")
+    underruns = [s for s in said if "underrun" in s]
+    if underruns:
+        print(f"note: aplay reported {len(underruns)} underrun(s)")
+    _, out = run.marker(run.l1(), "NESTED-L1-SOUND-OUT")
+    need(out is not None and out.get("missing") != "1",
+         f"{run.vmm}'s wav backend wrote /tmp/out.wav in L1"
+         + ("" if out is not None else " (L1 described no output)"))
+    stats = stats_of(out, "L1's /tmp/out.wav")
+    need(stats.get("data_header") == stats.get("data_file"),
+         f"its header gives the length of the data the file holds ({stats.get('data_header')} "
+         f"in the header, {stats.get('data_file')} in the file)")
+    need_tone(stats, "/tmp/out.wav", PLAY_HZ, run.result.get("l2_vmm") != "qemu")
+    span = float(stats.get("span", 0))
+    need(PLAY_SECONDS * 0.99 <= span <= PLAY_SECONDS + MAX_GAP_MS / 1000 * 10,
+         f"the tone in the file lasts the {PLAY_SECONDS} s played ({span:.3f} s)")
+    gap = float(stats.get("longest_zero_ms", 0))
+    need(gap <= MAX_GAP_MS, f"no run of silence longer than {MAX_GAP_MS} ms inside the tone "
+         f"(the longest is {gap:.2f} ms at {stats.get('longest_zero_at')} s into the file)")
+    need_no_trouble(run)
+
+
+def check_sound_record(run):
+    """arecord on plughw:0,0 records what nook-vmm's wav backend feeds in:
+    the 1 kHz tone."""
+    if run.result.get("l2_vmm") == "qemu":
+        raise Skip("the reference (QEMU's wav audiodev) has no input")
+    sound_setup(run)
+    l2 = run.l2()
+    _, rec = run.marker(l2, "NESTED-L2-SOUND-RECORD")
+    need(rec is not None, "L2 ran arecord (it had a PCM device)")
+    said = [s[len("NESTED-L2-SOUND-ARECORD "):] for _, s in l2
+            if s.startswith("NESTED-L2-SOUND-ARECORD ")]
+    for s in said:
+        print(f"arecord said: {s}")
+    seconds = int(rec.get("centis", 0)) / 100
+    print(f"arecord took {seconds:.2f} s of L2's time for {RECORD_SECONDS} s")
+    need(rec.get("status") == "0", f"arecord -D plughw:0,0 exited with 0 (it exited with "
+         f"{rec.get('status')})")
+    _, m = run.find(l2, r"^NESTED-L2-SOUND-REC-STATS (.*)")
+    stats = stats_of(dict(re.findall(r"(\w+)=(\S*)", m.group(1))) if m else None,
+                     "L2's recording")
+    need(abs(float(stats.get("seconds", 0)) - RECORD_SECONDS) < 0.05,
+         f"the recording is {RECORD_SECONDS} s long ({stats.get('seconds')} s)")
+    need_tone(stats, "the recording", RECORD_HZ)
+    span = float(stats.get("span", 0))
+    need(span >= RECORD_SECONDS * 0.8,
+         f"the tone fills most of the recording ({span:.3f} s of {RECORD_SECONDS} s, from "
+         f"{stats.get('start')} s)")
+    gap = float(stats.get("longest_zero_ms", 0))
+    if gap > MAX_GAP_MS:
+        print(f"note: the recording has {gap:.2f} ms of silence inside the tone "
+              f"at {stats.get('longest_zero_at')} s")
+    need_no_trouble(run)
+
+
 CHECKS = {
     "l1-kvm": check_l1_kvm,
     "l2-boot": check_l2_boot,
@@ -999,6 +1224,9 @@ CHECKS = {
     "input-keyboard": check_input_keyboard,
     "input-tablet": check_input_tablet,
     "cdrom": check_cdrom,
+    "sound-bind": check_sound_bind,
+    "sound-playback": check_sound_playback,
+    "sound-record": check_sound_record,
 }
 
 

@@ -95,6 +95,39 @@ L2_CDROM_MODULES = [
     "fs/isofs/isofs.ko",
 ]
 
+# The sound step (--l1 sound): snd-hda-intel with the generic codec
+# parser, in the order of the modules' depends= (snd-intel-dspcfg needs
+# snd-intel-sdw-acpi, snd-hda-codec-generic needs ledtrig-audio). Only that
+# configuration carries them.
+L2_SOUND_MODULES = [
+    "sound/soundcore.ko",
+    "sound/core/snd.ko",
+    "sound/core/snd-timer.ko",
+    "sound/core/snd-pcm.ko",
+    "sound/core/snd-hwdep.ko",
+    "sound/hda/snd-hda-core.ko",
+    "sound/hda/snd-intel-sdw-acpi.ko",
+    "sound/hda/snd-intel-dspcfg.ko",
+    "sound/pci/hda/snd-hda-codec.ko",
+    "drivers/leds/trigger/ledtrig-audio.ko",
+    "sound/pci/hda/snd-hda-codec-generic.ko",
+    "sound/pci/hda/snd-hda-intel.ko",
+]
+
+# What aplay and arecord need besides their libraries: libasound's
+# configuration (alsa.conf defines hw and plughw; cards/, ctl/ and pcm/ are what
+# it includes for a card). Not alsa.conf.d, whose PulseAudio defaults would
+# name plugins L2 does not have.
+ALSA_CONFIG = ["alsa.conf", "cards", "ctl", "pcm"]
+ALSA_DIR = "/usr/share/alsa"
+
+# The tones of the sound step, made with sox: L2 plays SOUND_PLAY through
+# the HDA controller into nook-vmm's wav backend, which feeds SOUND_RECORD
+# (looped: one second of a 1 kHz sine holds whole periods) to L2's
+# recording.
+SOUND_PLAY = ("sine.wav", ["synth", "10", "sine", "440", "vol", "0.5"])
+SOUND_RECORD = ("tone1k.wav", ["synth", "1", "sine", "1000", "vol", "0.5"])
+
 # QEMU's RAM for L1: L2's memory plus an uncompressed initramfs of up to
 # 80 MiB (the PVH kernel, or QEMU and its libraries), held twice while the
 # kernel unpacks it.
@@ -149,7 +182,8 @@ def unpack_kernel(out, deb, wanted_modules=None, subdir="linux"):
     is 400 MB of modules nobody here loads). Returns (bzImage path,
     {module path in the package: path})."""
     if wanted_modules is None:
-        wanted_modules = KVM_MODULES + L2_MODULES + L2_INPUT_MODULES + L2_CDROM_MODULES
+        wanted_modules = (KVM_MODULES + L2_MODULES + L2_INPUT_MODULES + L2_CDROM_MODULES
+                          + L2_SOUND_MODULES)
         for mods in L2_VGA_MODULES.values():
             wanted_modules += [m for m in mods if m not in wanted_modules]
     dest = os.path.join(out, subdir)
@@ -308,16 +342,65 @@ def base_root(busybox, init):
     return c
 
 
-def build_l2_initramfs(busybox, exit_port, modules, vga="none", input_events=None, cdrom=False):
+def build_l2_initramfs(busybox, exit_port, modules, vga="none", input_events=None, cdrom=False,
+                       sound=None):
+    """sound, for the sound step: {"pcm_stats": helper, "play": WAV file}."""
     c = base_root(busybox, os.path.join(HERE, "l2-init"))
     c.copy("bin/exit-port", exit_port, 0o755)
     with_input = vga != "none"
     for m in L2_MODULES + L2_VGA_MODULES[vga] + (L2_INPUT_MODULES if with_input else []) + \
-            (L2_CDROM_MODULES if cdrom else []):
+            (L2_CDROM_MODULES if cdrom else []) + (L2_SOUND_MODULES if sound else []):
         c.file(f"lib/modules/{os.path.basename(m)}", module_bytes(modules[m]))
     if with_input and input_events:
         c.copy("bin/input-events", input_events, 0o755)
+    if sound:
+        add_sound_tools(c)
+        c.copy("bin/pcm-stats", sound["pcm_stats"], 0o755)
+        c.copy(SOUND_PLAY[0], sound["play"], 0o644)
     return c.finish()
+
+
+def add_sound_tools(c):
+    """aplay, arecord and amixer with their libraries and libasound's
+    configuration, at the host's paths."""
+    tools = [shutil.which(t) for t in ("aplay", "arecord", "amixer")]
+    if not all(tools) or not os.path.exists(os.path.join(ALSA_DIR, "alsa.conf")):
+        raise Skip("aplay, arecord, amixer or /usr/share/alsa/alsa.conf is missing (package alsa-utils; "
+                   "tests/setup-debian.sh nested)")
+    libs = []
+    for t in tools:
+        c.copy(f"bin/{os.path.basename(t)}", t, 0o755)
+        libs += [lib for lib in shared_libraries(t) if lib not in libs]
+    for lib in libs:
+        c.copy(lib, os.path.realpath(lib), 0o755)
+    for name in ALSA_CONFIG:
+        top = os.path.join(ALSA_DIR, name)
+        if os.path.isfile(top):
+            c.copy(top, top, 0o644)
+            continue
+        for d, _, files in os.walk(top):
+            for f in sorted(files):
+                p = os.path.join(d, f)
+                if os.path.isfile(p):
+                    c.copy(p, p, 0o644)
+
+
+def make_tones(out):
+    """The sound step's WAV files, made with sox into out; returns
+    {name: path}."""
+    if not shutil.which("sox"):
+        raise Skip("sox is not installed (package sox; tests/setup-debian.sh nested)")
+    paths = {}
+    for name, effect in (SOUND_PLAY, SOUND_RECORD):
+        path = os.path.join(out, name)
+        if not os.path.exists(path):
+            r = subprocess.run(["sox", "-n", "-r", "48000", "-c", "2", "-b", "16",
+                                path + ".tmp.wav"] + effect, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"sox failed: {r.stderr.strip()[-300:]}")
+            os.replace(path + ".tmp.wav", path)
+        paths[name] = path
+    return paths
 
 
 # ---- the boot disk for --l2-boot firmware ----
@@ -398,9 +481,10 @@ QEMU_VGA_FILES = {
 
 
 def build_l1_initramfs(busybox, vmm, nookctl, l2_kernel, modules, l2_initramfs,
-                       boot_disk=None, firmware=None, vga="none", cdrom_iso=None):
+                       boot_disk=None, firmware=None, vga="none", cdrom_iso=None, sound=None):
     """vmm is nook-vmm, or QEMU for a reference run. L2 boots from
-    l2_kernel and l2_initramfs, or from boot_disk through firmware."""
+    l2_kernel and l2_initramfs, or from boot_disk through firmware. sound,
+    for the sound step: {"pcm_stats": helper, "record": WAV file}."""
     c = base_root(busybox, os.path.join(HERE, "l1-init"))
     for m in KVM_MODULES:
         c.file(f"lib/modules/{os.path.basename(m)}", module_bytes(modules[m]))
@@ -430,6 +514,9 @@ def build_l1_initramfs(busybox, vmm, nookctl, l2_kernel, modules, l2_initramfs,
         c.copy(lib, os.path.realpath(lib), 0o755)
     if cdrom_iso:
         c.copy("l2/cd.iso", cdrom_iso, 0o644)
+    if sound:
+        c.copy(SOUND_RECORD[0], sound["record"], 0o644)
+        c.copy("bin/pcm-stats", sound["pcm_stats"], 0o755)
     if boot_disk:
         c.copy("l2/boot.img", boot_disk, 0o644)
     else:
@@ -666,8 +753,15 @@ def run(args):
         bzimage, modules = unpack_kernel(out, deb)
         vmlinux = extract_vmlinux(bzimage, os.path.join(out, "linux", "vmlinux"))
         cdrom = "cdrom" in (args.l1 or "").split(",")
+        sound = None
+        if "sound" in (args.l1 or "").split(","):
+            if not args.pcm_stats:
+                raise RuntimeError("--l1 sound needs --pcm-stats")
+            tones = make_tones(out)
+            sound = {"pcm_stats": args.pcm_stats, "play": tones[SOUND_PLAY[0]],
+                     "record": tones[SOUND_RECORD[0]]}
         l2 = build_l2_initramfs(busybox, args.exit_port, modules, args.l2_vga,
-                                args.input_events, cdrom)
+                                args.input_events, cdrom, sound)
         cdrom_iso = None
         if cdrom:
             cdrom_iso, result["cdrom"] = build_cdrom_iso(out, args.config)
@@ -683,7 +777,7 @@ def run(args):
             boot_disk = build_boot_disk(os.path.join(out, args.config + "-boot.img"),
                                         bzimage, l2, append)
         l1 = build_l1_initramfs(busybox, vmm, args.nookctl, l2_kernel, modules, l2,
-                                boot_disk, firmware, args.l2_vga, cdrom_iso)
+                                boot_disk, firmware, args.l2_vga, cdrom_iso, sound)
         # Uncompressed: unpacking gzip in L1 would cost seconds of TCG time,
         # and most of the bytes are the already-compressed bzImage.
         initrd = os.path.join(out, args.config + "-l1.cpio")
@@ -732,6 +826,8 @@ def main():
     p.add_argument("--exit-port", required=True, help="static exit-port helper for L2")
     p.add_argument("--input-events", help="static reader of event devices for L2's input "
                    "step (in L2's initramfs with a graphics card)")
+    p.add_argument("--pcm-stats", help="static WAV analyser for the sound step (in L1's and "
+                   "L2's initramfs with --l1 sound)")
     p.add_argument("--cpus", type=int, default=1, help="L2's --cpus")
     p.add_argument("--l1-cpus", type=int, help="QEMU's -smp for L1 (default: --cpus)")
     p.add_argument("--memory", default="256M", help="L2's --memory")
@@ -753,9 +849,11 @@ def main():
                    "L2 marks it, take a screendump, send it here and ask for another display "
                    "size), input (once L2 marks the mailbox, ask nook-vmm which devices get "
                    "input, send a pointer move and clicks and keys), cdrom (give L2 a DVD-ROM "
-                   "drive on AHCI holding an ISO made here)")
+                   "drive on AHCI holding an ISO made here), sound (give L2 an HD Audio "
+                   "controller whose output nook-vmm writes to a WAV file and whose input is "
+                   "a 1 kHz tone; L1 describes the output after the run)")
     # A run takes 20-45 s on a 2-core host (disk, with two L2 boots, up to
-    # 60 s); these bound a hang so that the nine configurations stay under
+    # 60 s); these bound a hang so that the ten configurations stay under
     # twelve minutes even if every one of them hangs.
     p.add_argument("--timeout", type=int, default=int(os.environ.get("NESTED_TIMEOUT", 110)),
                    help="seconds before QEMU (L0) is killed (default 110, or $NESTED_TIMEOUT)")
