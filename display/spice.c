@@ -873,7 +873,7 @@ static bool audio_take_voice(struct spice_display *d, struct audio_voice *v)
         return true;
     if (*slot) {
         if (!d->warned_voices)
-            log_warn("spice: %s plays through SPICE; %s is not heard there (one stream each way)",
+            log_warn("spice: SPICE carries one stream each way: %s has it, %s goes without",
                      (*slot)->name, v->name);
         d->warned_voices = true;
         return false;
@@ -1050,7 +1050,10 @@ static void playback_pump(struct spice_display *d)
 }
 
 /* Moves what the client recorded into the ring, as far as it has room;
- * the rest waits in spice-server's buffer. */
+ * the rest waits in spice-server's buffer. (spice-server 0.15 garbles the
+ * part of a client's packet that wraps that buffer, copying it from an
+ * offset counted in bytes where it means samples: a click every 8192
+ * frames that nothing this side can undo.) */
 static void record_pump(struct spice_display *d)
 {
     uint32_t buf[1024];
