@@ -1,7 +1,9 @@
 /* pcm-stats: what a 16-bit PCM WAV file holds, as one line of key=value
  * fields for check.py: a tone's frequency from its zero crossings, its
  * level, and the longest run of silence inside it (an underrun of the
- * device or the backend shows up as zeros in the middle of the tone).
+ * device or the backend shows up as zeros in the middle of the tone), and
+ * the first channel's samples where the tone begins and ends, so that a
+ * lost beginning or end can be told.
  * Usage: pcm-stats FILE.wav
  * Static, like exit-port, so that L1 and L2 need no C library for it. */
 #include <errno.h>
@@ -167,16 +169,24 @@ int main(int argc, char **argv)
         }
     }
     long span = end - start + 1;
+    /* From the frame before the first loud one, to the one after the last. */
+    char head[64], tail[64];
+    int hn = 0, tn = 0;
+    long from = start > 0 ? start - 1 : 0, to = end + 1 < frames ? end + 1 : end;
+    for (long i = from; i < from + 4 && i < frames; i++)
+        hn += snprintf(head + hn, sizeof(head) - hn, "%s%d", hn ? "," : "", SAMPLE(i, 0));
+    for (long i = to - 3 < 0 ? 0 : to - 3; i <= to; i++)
+        tn += snprintf(tail + tn, sizeof(tail) - tn, "%s%d", tn ? "," : "", SAMPLE(i, 0));
     printf("rate=%u channels=%u frames=%ld seconds=%.3f data_header=%ld data_file=%ld "
            "peak=%d start=%.3f end=%.3f span=%.3f "
            "rms=%.0f crossings=%ld freq=%.2f freq_last=%.2f longest_zero=%ld longest_zero_ms=%.2f "
-           "longest_zero_at=%.3f zero_runs_1ms=%ld max_step=%d\n",
+           "longest_zero_at=%.3f zero_runs_1ms=%ld max_step=%d head=%s tail=%s\n",
            rate, channels, frames, (double)frames / rate, header_len, size - data, peak,
            (double)start / rate,
            (double)(end + 1) / rate, (double)span / rate, sqrt(sum / ((double)span * channels)),
            cross[0].count, frequency(&cross[0], rate), frequency(&cross[channels - 1], rate),
            longest_zero, longest_zero * 1000.0 / rate, (double)longest_at / rate,
-           zero_runs_1ms, max_step);
+           zero_runs_1ms, max_step, head, tail);
     free(buf);
     return 0;
 }
