@@ -40,6 +40,7 @@ struct pulse {
     char *name;
     pa_threaded_mainloop *loop;
     pa_context *ctx;
+    pa_context *dead;           /* a failed context, freed outside its callbacks */
     pa_time_event *reconnect;
     pa_time_event *clock;
     bool ready;                 /* ctx is READY */
@@ -282,6 +283,15 @@ static void start_clock(struct pulse *p)
 
 /* ---- the context ---- */
 
+static void free_dead(struct pulse *p)
+{
+    if (p->dead) {
+        pa_context_disconnect(p->dead);
+        pa_context_unref(p->dead);
+        p->dead = NULL;
+    }
+}
+
 static void reconnect_cb(pa_mainloop_api *api, pa_time_event *e, const struct timeval *tv, void *opaque)
 {
     struct pulse *p = opaque;
@@ -289,6 +299,7 @@ static void reconnect_cb(pa_mainloop_api *api, pa_time_event *e, const struct ti
     (void)api;
     (void)e;
     (void)tv;
+    free_dead(p);
     if (!p->ctx)
         connect_context(p);
 }
@@ -327,9 +338,9 @@ static void context_state_cb(pa_context *c, void *opaque)
                 p->voices[i].clock_moved = 0;
             }
         }
+        /* libpulse may be inside pa_context_connect: free it later. */
         pa_context_set_state_callback(c, NULL, NULL);
-        pa_context_disconnect(c);
-        pa_context_unref(c);
+        p->dead = c;
         p->ctx = NULL;
         start_clock(p);
         restart_timer(p, p->reconnect, RECONNECT_USEC);
@@ -354,8 +365,19 @@ static void connect_context(struct pulse *p)
         return;
     }
     pa_context_set_state_callback(p->ctx, context_state_cb, p);
-    if (pa_context_connect(p->ctx, NULL, PA_CONTEXT_NOAUTOSPAWN, NULL) < 0)
-        context_state_cb(p->ctx, p);
+    if (pa_context_connect(p->ctx, NULL, PA_CONTEXT_NOAUTOSPAWN, NULL) < 0 && p->ctx) {
+        /* Refused before any state change: fail it as the callback would. */
+        pa_context_set_state_callback(p->ctx, NULL, NULL);
+        p->dead = p->ctx;
+        p->ctx = NULL;
+        if (!p->warned)
+            log_warn("audio: no PulseAudio server answers; the guest's sound goes nowhere "
+                     "until one does (tried again every %u s)",
+                     (unsigned)(RECONNECT_USEC / PA_USEC_PER_SEC));
+        p->warned = true;
+        start_clock(p);
+        restart_timer(p, p->reconnect, RECONNECT_USEC);
+    }
 }
 
 /* ---- audio_backend_ops ---- */
@@ -410,6 +432,7 @@ static void pulse_destroy(struct audio_backend *b)
         pa_context_unref(p->ctx);
         p->ctx = NULL;
     }
+    free_dead(p);
     api = pa_threaded_mainloop_get_api(p->loop);
     api->time_free(p->clock);
     api->time_free(p->reconnect);

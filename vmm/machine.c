@@ -190,6 +190,8 @@ static int machine_reset_hook(struct vm *vm, void *opaque)
             virtio_pci_reset(&m->disks[i]->vpci);
     if (m->ahci)
         ahci_reset(m->ahci);
+    if (m->hda)
+        hda_reset(m->hda);
     if (m->vkbd)
         virtio_pci_reset(&m->vkbd->vpci);
     if (m->vtablet)
@@ -498,6 +500,48 @@ static int add_ahci(struct machine *m, char *err, size_t errlen)
     return r;
 }
 
+/* The sound card where q35 has it (00:1b.0). */
+#define HDA_SLOT 27
+
+static int add_hda(struct machine *m, char *err, size_t errlen)
+{
+    int r;
+
+    m->hda = hda_new(m->vm->mem, (struct msi_sink){ vm_signal_msi, m->vm },
+                     vm_gsi(m->vm, pci_intx_gsi(HDA_SLOT, 0)), m->cfg.audio);
+    if (!m->hda) {
+        snprintf(err, errlen, "out of memory for the sound card");
+        return -ENOMEM;
+    }
+    r = pci_add_device(&m->pci, HDA_SLOT, &m->hda->pci);
+    if (r < 0)
+        snprintf(err, errlen, "cannot add the sound card: %s", strerror(-r));
+    return r;
+}
+
+void machine_audio_status(struct machine *m, struct machine_audio_status *st)
+{
+    struct audio_voice *out, *in;
+
+    memset(st, 0, sizeof(*st));
+    if (!m->hda)
+        return;
+    out = hda_output_voice(m->hda);
+    in = hda_input_voice(m->hda);
+    st->playing = hda_playing(m->hda);
+    st->recording = hda_recording(m->hda);
+    st->muted = atomic_load(&out->host_mute);
+    st->frames_out = atomic_load(&out->frames);
+    st->frames_in = atomic_load(&in->frames);
+    st->underruns = atomic_load(&out->underruns);
+}
+
+void machine_audio_mute(struct machine *m, bool mute)
+{
+    if (m->hda)
+        audio_voice_set_host_mute(hda_output_voice(m->hda), mute);
+}
+
 int machine_change_cdrom(struct machine *m, const char *path, bool force, char *err, size_t errlen)
 {
     if (!m->ahci) {
@@ -686,6 +730,8 @@ struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void 
         if (add_disk(m, i, cfg->disks[i], err, errlen) < 0)
             goto fail;
     }
+    if (cfg->sound && cfg->audio && add_hda(m, err, errlen) < 0)
+        goto fail;
     if (cfg->cdrom && add_ahci(m, err, errlen) < 0)
         goto fail;
     m->com1_chr = chardev_new(cfg->serial, m->com1, quit, quit_opaque, err, errlen);
@@ -742,6 +788,9 @@ void machine_free(struct machine *m)
     for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
         vm_msi_group_free(m->disk_msi[i]);
     vm_msi_group_free(m->gpu_msi);
+    /* Before the VM goes: its backend's threads reach the sound card. */
+    hda_free(m->hda);
+    m->hda = NULL;
     if (m->rtc_watch)
         g_source_remove(m->rtc_watch);
     chardev_free(m->com1_chr);

@@ -10,6 +10,7 @@
 #include "core/vm.h"
 #include "fw/fw_cfg.h"
 #include "hw/ahci.h"
+#include "hw/hda.h"
 #include "hw/debug_exit.h"
 #include "hw/i8042.h"
 #include "hw/pm.h"
@@ -42,6 +43,14 @@ struct machine_config {
     enum machine_vga vga;
     bool virtio_input;          /* a virtio keyboard and tablet beside PS/2 */
     const char *cdrom;          /* ISO image, "none" for an empty drive, NULL: no AHCI */
+    bool sound;                 /* an Intel HD Audio controller and codec */
+    struct audio_backend *audio;    /* borrowed: where its sound goes (sound only) */
+};
+
+/* The sound card's state for query-status. */
+struct machine_audio_status {
+    bool playing, recording, muted;
+    uint64_t frames_out, frames_in, underruns;
 };
 
 struct machine {
@@ -64,6 +73,7 @@ struct machine {
     struct input input;         /* routes front ends' events to the devices */
     struct virtio_input *vkbd, *vtablet;    /* owned; NULL without virtio input */
     struct ahci *ahci;          /* owned; NULL without a CD-ROM drive */
+    struct hda *hda;            /* owned; NULL without a sound card */
     int debugcon_fd;
 
     uint8_t *bios;              /* owned mapping of the firmware image */
@@ -74,6 +84,11 @@ struct machine {
     void (*quit)(void *);
     void *quit_opaque;
 };
+
+/* The sound card's state (all zero without one), and the host's mute of its
+ * output. Any thread. */
+void machine_audio_status(struct machine *m, struct machine_audio_status *st);
+void machine_audio_mute(struct machine *m, bool mute);
 
 /* Builds the machine; NULL with a one-line reason in err. */
 struct machine *machine_new(const struct machine_config *cfg, void (*quit)(void *), void *quit_opaque,

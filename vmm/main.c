@@ -12,6 +12,7 @@
 
 #include "../display/module.h"
 #include "core/accel.h"
+#include "core/audio.h"
 #include "core/control.h"
 #include "core/keymap.h"
 #include "core/options.h"
@@ -37,6 +38,8 @@ struct app {
      * read it (it may have opened the tray) is the drive's to say. */
     char *cdrom;
     int status;
+    /* The sound card's host end (--audio); NULL without a sound card. */
+    struct audio_backend *audio;
 };
 
 static void app_quit(void *opaque)
@@ -70,11 +73,14 @@ static void sdl_window_closed(void *opaque)
 
 static const struct sdl_display_ops sdl_window_ops = { .closed = sdl_window_closed };
 
-/* Opens nook-display-KIND.so the first time a display of that kind is
- * wanted; 0 or -errno with the reason in err (display_module_load). */
+/* Opens nook-display-KIND.so (nook-audio-pulse.so for "pulse") the first
+ * time it is wanted; 0 or -errno with the reason in err
+ * (display_module_load). */
 static int load_display(struct app *app, const char *kind, char *err, size_t errlen)
 {
-    bool loaded = strcmp(kind, "sdl") == 0 ? app->display.sdl_new != NULL : app->display.spice_new != NULL;
+    bool loaded = strcmp(kind, "sdl") == 0     ? app->display.sdl_new != NULL
+                  : strcmp(kind, "pulse") == 0 ? app->display.pulse_new != NULL
+                                               : app->display.spice_new != NULL;
 
     return loaded ? 0 : display_module_load(kind, &app->display, err, errlen);
 }
@@ -208,6 +214,54 @@ static bool cmd_query_status(void *opaque, JsonObject *args, JsonBuilder *b, GEr
         else
             json_builder_add_null_value(b);
     }
+    json_builder_set_member_name(b, "audio");
+    if (app->audio) {
+        struct machine_audio_status st;
+
+        machine_audio_status(app->machine, &st);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "card");
+        json_builder_add_string_value(b, "hda");
+        json_builder_set_member_name(b, "backend");
+        json_builder_add_string_value(b, app->audio->name);
+        json_builder_set_member_name(b, "connected");
+        json_builder_add_boolean_value(b, atomic_load(&app->audio->connected));
+        json_builder_set_member_name(b, "playing");
+        json_builder_add_boolean_value(b, st.playing);
+        json_builder_set_member_name(b, "recording");
+        json_builder_add_boolean_value(b, st.recording);
+        json_builder_set_member_name(b, "muted");
+        json_builder_add_boolean_value(b, st.muted);
+        json_builder_set_member_name(b, "frames-played");
+        json_builder_add_int_value(b, (gint64)st.frames_out);
+        json_builder_set_member_name(b, "frames-recorded");
+        json_builder_add_int_value(b, (gint64)st.frames_in);
+        json_builder_set_member_name(b, "underruns");
+        json_builder_add_int_value(b, (gint64)st.underruns);
+        json_builder_end_object(b);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    return true;
+}
+
+/* {"mute": true|false}: the host's mute of the guest's sound output, over
+ * whatever the guest's own mixer says. */
+static bool cmd_set_audio_mute(void *opaque, JsonObject *args, JsonBuilder *b, GError **error)
+{
+    struct app *app = opaque;
+    JsonNode *n = args ? json_object_get_member(args, "mute") : NULL;
+
+    if (!n || json_node_get_value_type(n) != G_TYPE_BOOLEAN) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_INVALID_ARGUMENT,
+                    "'mute' must be true or false");
+        return false;
+    }
+    if (!app->audio) {
+        g_set_error(error, CONTROL_ERROR, CONTROL_ERROR_WRONG_STATE, "the VM has no sound card");
+        return false;
+    }
+    machine_audio_mute(app->machine, json_node_get_boolean(n));
     return true;
 }
 
@@ -547,6 +601,7 @@ static const struct control_cmd commands[] = {
     { "close-window", cmd_close_window },
     { "change-cdrom", cmd_change_cdrom },
     { "eject-cdrom", cmd_eject_cdrom },
+    { "set-audio-mute", cmd_set_audio_mute },
     { NULL, NULL },
 };
 
@@ -555,7 +610,7 @@ static const struct control_cmd commands[] = {
 static char *opt_memory = "512M", *opt_kernel, *opt_initrd, *opt_append, *opt_firmware;
 static char *opt_serial = "stdio", *opt_display = "none", *opt_control, *opt_name;
 static char *opt_accel = "kvm", *opt_debugcon, *opt_vga, *opt_spice;
-static char **opt_disks, *opt_input, *opt_cdrom;
+static char **opt_disks, *opt_input, *opt_cdrom, *opt_sound, *opt_audio;
 static int opt_cpus = 1;
 static gboolean opt_no_reboot, opt_verbose, opt_version, opt_sync_teardown, opt_check_accel;
 
@@ -582,6 +637,11 @@ static const GOptionEntry entries[] = {
       "Keyboard and pointer: ps2, or virtio (a virtio keyboard and tablet as well; the default with a graphics card)", "KIND" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &opt_control,
       "Control socket (default $XDG_RUNTIME_DIR/nook/NAME/control.sock), or none", "PATH" },
+    { "sound", 0, 0, G_OPTION_ARG_STRING, &opt_sound,
+      "Sound card: hda (Intel HD Audio) or none (default: hda with a graphics card)", "KIND" },
+    { "audio", 0, 0, G_OPTION_ARG_STRING, &opt_audio,
+      "Where the sound card plays and records: pulse, spice, wav:OUT.wav[,in=IN.wav] or none "
+      "(default: spice with --display spice, else pulse when a server answers, else none)", "SPEC" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "VM name (default vm-PID)", "NAME" },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &opt_accel, "Accelerator: kvm or nookhv", "KIND" },
     { "check-accel", 0, 0, G_OPTION_ARG_NONE, &opt_check_accel,
@@ -641,6 +701,63 @@ static int check_accel(const char *path)
     text = json_to_string(root, FALSE);
     printf("%s\n", text);
     return ok ? 0 : 1;
+}
+
+/* The sound card's backend from --audio (audio.h); NULL with the reason in
+ * err. Without --audio: spice with the SPICE display, else PulseAudio when a
+ * server answers now, else none with one warning. */
+static struct audio_backend *open_audio(struct app *app, const char *spec, const char *display,
+                                        char *err, size_t errlen)
+{
+    struct audio_backend *b;
+    char why[256];
+
+    if (!spec) {
+        if (strcmp(display, "spice") == 0)
+            return open_audio(app, "spice", display, err, errlen);
+        if (load_display(app, "pulse", why, sizeof(why)) < 0)
+            b = NULL;
+        else
+            b = app->display.pulse_new(app->name, true, why, sizeof(why));
+        if (b)
+            return b;
+        b = audio_none_new(err, errlen);
+        if (b) {
+            g_autofree char *warning = g_strdup_printf(
+                "the guest's sound goes nowhere: %s (--audio none says so and silences this, "
+                "--audio pulse waits for a server)", why);
+
+            audio_clock_warn_on_start(b, warning);
+        }
+        return b;
+    }
+    if (strcmp(spec, "none") == 0)
+        return audio_none_new(err, errlen);
+    if (strcmp(spec, "spice") == 0) {
+        if (strcmp(display, "spice") != 0) {
+            snprintf(err, errlen, "--audio spice needs --display spice");
+            return NULL;
+        }
+        return audio_clock_new("spice", err, errlen);
+    }
+    if (strcmp(spec, "pulse") == 0) {
+        if (load_display(app, "pulse", why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "--audio pulse: %s", why);
+            return NULL;
+        }
+        b = app->display.pulse_new(app->name, false, why, sizeof(why));
+        if (!b)
+            snprintf(err, errlen, "--audio pulse: %s", why);
+        return b;
+    }
+    if (strncmp(spec, "wav:", 4) == 0) {
+        b = audio_wav_new(spec + 4, why, sizeof(why));
+        if (!b)
+            snprintf(err, errlen, "--audio %s: %s", spec, why);
+        return b;
+    }
+    snprintf(err, errlen, "--audio %s: expected pulse, spice, wav:OUT.wav[,in=IN.wav] or none", spec);
+    return NULL;
 }
 
 static bool valid_name(const char *s)
@@ -746,6 +863,21 @@ int main(int argc, char **argv)
     if (!valid_name(app.name))
         return config_error("--name '%s': use letters, digits, '-', '_' and '.'", app.name);
 
+    if (!opt_sound)
+        cfg.sound = cfg.vga != MACHINE_VGA_NONE;
+    else if (strcmp(opt_sound, "hda") == 0 || strcmp(opt_sound, "none") == 0)
+        cfg.sound = strcmp(opt_sound, "hda") == 0;
+    else
+        return config_error("--sound %s: expected hda or none", opt_sound);
+    if (opt_audio && !cfg.sound)
+        return config_error("--audio needs a sound card (--sound hda)");
+    if (cfg.sound) {
+        app.audio = open_audio(&app, opt_audio, opt_display, err, sizeof(err));
+        if (!app.audio)
+            return config_error("%s", err);
+        cfg.audio = app.audio;
+    }
+
     /* Guest exits must not be killed by a client that closed its socket. */
     signal(SIGPIPE, SIG_IGN);
 
@@ -781,7 +913,9 @@ int main(int argc, char **argv)
         spec = opt_spice ? g_strdup(opt_spice)
                          : g_strdup_printf("unix:%s/nook/%s/spice.sock", g_get_user_runtime_dir(), app.name);
         app.spice = app.display.spice_new(spec, app.name, machine_console(app.machine), &app.machine->input,
-                                          NULL, err, sizeof(err));
+                                          app.audio && strcmp(app.audio->name, "spice") == 0
+                                              ? app.audio : NULL,
+                                          err, sizeof(err));
         if (!app.spice) {
             control_server_free(app.control);
             machine_free(app.machine);
@@ -855,6 +989,7 @@ int main(int argc, char **argv)
     g_source_remove(sigterm);
     g_source_remove(sighup);
     machine_free(app.machine);
+    audio_backend_free(app.audio);
     g_main_loop_unref(app.loop);
     g_free(app.cdrom);
     g_free(app.name);

@@ -212,7 +212,7 @@ int main(int argc, char **argv)
     g_option_context_set_summary(ctx,
         "Commands: status, pause, resume, reset, quit, version, events (follow events),\n"
         "screendump FILE (the screen as PNG), send-key KEYS (such as ctrl-alt-delete),\n"
-        "change-cdrom FILE [force=true], eject-cdrom [force=true],\n"
+        "change-cdrom FILE [force=true], eject-cdrom [force=true], mute, unmute,\n"
         "or any control-protocol command name (send-pointer x=N y=N, query-input, ...)\n"
         "such as query-status.");
     if (!g_option_context_parse(ctx, &argc, &argv, &error))
@@ -237,6 +237,17 @@ int main(int argc, char **argv)
 
         file_arg = g_strconcat("file=", abs, NULL);
         argv[2] = file_arg;
+    }
+    /* mute and unmute: the guest's sound output, on this host. */
+    if ((strcmp(cmd, "mute") == 0 || strcmp(cmd, "unmute") == 0) && argc == 2) {
+        static char *mute_argv[4];
+
+        mute_argv[0] = argv[0];
+        mute_argv[1] = "set-audio-mute";
+        mute_argv[2] = strcmp(cmd, "mute") == 0 ? "mute=true" : "mute=false";
+        argv = mute_argv;
+        argc = 3;
+        cmd = argv[1];
     }
     if (strcmp(cmd, "send-key") == 0 && argc == 3 && !strchr(argv[2], '=')) {
         file_arg = g_strconcat("keys=", argv[2], NULL);

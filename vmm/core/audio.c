@@ -296,6 +296,7 @@ struct clock_backend {
     unsigned nvoices;
     const struct audio_clock_sink *sink;    /* NULL: output is dropped, input silent */
     void *sink_opaque;
+    char *start_warning;        /* said once, when the first voice starts */
     uint8_t scratch[65536];
 };
 
@@ -494,6 +495,11 @@ static int clock_start(struct audio_backend *b, struct audio_voice *v)
         r = -ENOSPC;
     } else {
         cb->voices[cb->nvoices++] = (struct clock_voice){ v, clock_ns(), 0 };
+        if (cb->start_warning) {
+            log_warn("%s", cb->start_warning);
+            free(cb->start_warning);
+            cb->start_warning = NULL;
+        }
         if (cb->sink && cb->sink->started)
             cb->sink->started(cb->sink_opaque, v);
         pthread_cond_broadcast(&cb->cond);
@@ -530,6 +536,7 @@ static void clock_destroy(struct audio_backend *b)
         pthread_join(cb->thread, NULL);
     if (cb->sink && cb->sink->destroy)
         cb->sink->destroy(cb->sink_opaque);
+    free(cb->start_warning);
     pthread_mutex_destroy(&cb->lock);
     pthread_cond_destroy(&cb->cond);
     free(cb);
@@ -584,6 +591,16 @@ void audio_clock_set_sink(struct audio_backend *b, const struct audio_clock_sink
     pthread_mutex_lock(&cb->lock);
     cb->sink = sink;
     cb->sink_opaque = opaque;
+    pthread_mutex_unlock(&cb->lock);
+}
+
+void audio_clock_warn_on_start(struct audio_backend *b, const char *warning)
+{
+    struct clock_backend *cb = b->priv;
+
+    pthread_mutex_lock(&cb->lock);
+    free(cb->start_warning);
+    cb->start_warning = warning ? strdup(warning) : NULL;
     pthread_mutex_unlock(&cb->lock);
 }
 

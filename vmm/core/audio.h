@@ -158,6 +158,10 @@ struct audio_backend *audio_clock_new(const char *name, char *err, size_t errlen
 void audio_clock_set_sink(struct audio_backend *b, const struct audio_clock_sink *sink,
                           void *opaque);
 
+/* A warning the backend logs once, when the guest first starts a stream
+ * (why its sound goes nowhere): a VM that never plays says nothing. */
+void audio_clock_warn_on_start(struct audio_backend *b, const char *warning);
+
 /* The built-in backends; NULL with a reason in err. */
 struct audio_backend *audio_none_new(char *err, size_t errlen);
 /* "wav:OUT.wav[,in=IN.wav]": output is written to OUT (created or
