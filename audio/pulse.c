@@ -402,6 +402,17 @@ static int pulse_start(struct audio_backend *b, struct audio_voice *v)
     return 0;
 }
 
+static void drained_cb(pa_stream *s, int success, void *opaque)
+{
+    (void)success;
+    (void)opaque;
+    pa_stream_disconnect(s);
+    pa_stream_unref(s);
+}
+
+/* What the guest played last is still in the ring (the DMA runs ahead of
+ * the server): it goes to the server now, and the stream is closed once the
+ * server has played it. */
 static void pulse_stop(struct audio_backend *b, struct audio_voice *v)
 {
     struct pulse *p = b->priv;
@@ -409,6 +420,28 @@ static void pulse_stop(struct audio_backend *b, struct audio_voice *v)
 
     pa_threaded_mainloop_lock(p->loop);
     pv = find_voice(p, v);
+    if (pv && pv->stream && v->dir == AUDIO_OUT &&
+        pa_stream_get_state(pv->stream) == PA_STREAM_READY) {
+        unsigned fb = audio_frame_bytes(&v->fmt);
+        size_t got, sz = sizeof(p->scratch) / fb * fb;
+        pa_stream *s = pv->stream;
+        pa_operation *op;
+
+        while ((got = audio_ring_read(&v->ring, p->scratch, sz)) >= fb) {
+            got -= got % fb;
+            audio_apply_volume(v, p->scratch, got);
+            if (pa_stream_write(s, p->scratch, got, NULL, 0, PA_SEEK_RELATIVE) < 0)
+                break;
+        }
+        pa_stream_set_write_callback(s, NULL, NULL);
+        pa_stream_set_underflow_callback(s, NULL, NULL);
+        pa_stream_set_state_callback(s, NULL, NULL);
+        op = pa_stream_drain(s, drained_cb, NULL);
+        if (op) {
+            pa_operation_unref(op);
+            pv->stream = NULL;      /* drained_cb closes it */
+        }
+    }
     if (pv) {
         close_stream(pv);
         pv->v = NULL;

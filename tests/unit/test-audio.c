@@ -179,10 +179,13 @@ static void test_wav_output_sample_for_sample(void)
     c.running = false;
     audio_voice_stop(&c.v);
     g_mutex_unlock(&c.lock);
+    /* What the ring held at stop drains at the stream's pace (100 ms). */
+    g_usleep(250000);
     audio_voice_destroy(&c.v);
     audio_backend_free(b);
 
     read_file(path, &d, &len);
+    g_assert_cmpuint((len - 44) / 4, ==, c.next);
     g_assert_cmpuint(len, >, 44 + 4 * 4410);
     g_assert_cmpmem(d, 4, "RIFF", 4);
     g_assert_cmpmem(d + 8, 8, "WAVEfmt ", 8);

@@ -174,6 +174,9 @@ int audio_voice_start(struct audio_voice *v, const struct audio_format *fmt, uns
         return -EINVAL;
     if (atomic_load(&v->active))
         audio_voice_stop(v);
+    /* A drain of the last stream ends before the ring is made anew. */
+    if (v->backend->ops->cancel)
+        v->backend->ops->cancel(v->backend, v);
     v->fmt = *fmt;
     bytes = (size_t)fmt->rate * audio_frame_bytes(fmt) * (ms ? ms : 100) / 1000;
     r = audio_ring_init(&v->ring, bytes);
@@ -201,6 +204,8 @@ void audio_voice_destroy(struct audio_voice *v)
     struct audio_voice **pp;
 
     audio_voice_stop(v);
+    if (v->backend && v->backend->ops->cancel)
+        v->backend->ops->cancel(v->backend, v);
     pthread_mutex_lock(&svc.lock);
     for (pp = &svc.voices; *pp; pp = &(*pp)->next_voice) {
         if (*pp == v) {
@@ -284,6 +289,7 @@ struct clock_voice {
     struct audio_voice *v;
     uint64_t t0;                /* when the voice started */
     uint64_t moved;             /* frames moved since t0 */
+    bool draining;              /* stopped: plays what its ring still holds, then goes */
 };
 
 struct clock_backend {
@@ -428,7 +434,15 @@ static void clock_tick(struct clock_backend *cb, uint64_t now)
         while (due) {
             size_t n = due < max ? due : max, got;
 
-            if (v->dir == AUDIO_OUT) {
+            if (cv->draining) {
+                got = audio_ring_read(&v->ring, cb->scratch, n * fb) / fb;
+                audio_apply_volume(v, cb->scratch, got * fb);
+                if (got && cb->sink && cb->sink->play)
+                    cb->sink->play(cb->sink_opaque, v, cb->scratch, got * fb);
+                atomic_fetch_add(&v->frames, got);
+                if (got < n)
+                    break;
+            } else if (v->dir == AUDIO_OUT) {
                 got = audio_ring_read(&v->ring, cb->scratch, n * fb) / fb;
                 if (got < n) {
                     memset(cb->scratch + got * fb, 0, (n - got) * fb);
@@ -447,8 +461,17 @@ static void clock_tick(struct clock_backend *cb, uint64_t now)
                     atomic_fetch_add(&v->underruns, 1);
             }
             cv->moved += n;
-            atomic_fetch_add(&v->frames, n);
+            if (!cv->draining)
+                atomic_fetch_add(&v->frames, n);
             due -= n;
+        }
+        if (cv->draining) {
+            if (audio_ring_used(&v->ring) < fb) {
+                if (cb->sink && cb->sink->stopped)
+                    cb->sink->stopped(cb->sink_opaque, v);
+                cb->voices[i--] = cb->voices[--cb->nvoices];
+            }
+            continue;
         }
         kick[nkick++] = v;
     }
@@ -494,7 +517,7 @@ static int clock_start(struct audio_backend *b, struct audio_voice *v)
     if (cb->nvoices == CLOCK_VOICES) {
         r = -ENOSPC;
     } else {
-        cb->voices[cb->nvoices++] = (struct clock_voice){ v, clock_ns(), 0 };
+        cb->voices[cb->nvoices++] = (struct clock_voice){ v, clock_ns(), 0, false };
         if (cb->start_warning) {
             log_warn("%s", cb->start_warning);
             free(cb->start_warning);
@@ -508,19 +531,45 @@ static int clock_start(struct audio_backend *b, struct audio_voice *v)
     return r;
 }
 
+/* Takes v off the clock at once (lock held). */
+static void clock_remove(struct clock_backend *cb, struct audio_voice *v)
+{
+    for (unsigned i = 0; i < cb->nvoices; i++) {
+        if (cb->voices[i].v == v) {
+            cb->voices[i] = cb->voices[--cb->nvoices];
+            if (cb->sink && cb->sink->stopped)
+                cb->sink->stopped(cb->sink_opaque, v);
+            return;
+        }
+    }
+}
+
+/* An output's ring still holds what the guest played last (the DMA runs
+ * ahead of the clock): it drains at the stream's pace, as a sound card's
+ * FIFO would, before the voice goes. */
 static void clock_stop(struct audio_backend *b, struct audio_voice *v)
 {
     struct clock_backend *cb = b->priv;
 
     pthread_mutex_lock(&cb->lock);
     for (unsigned i = 0; i < cb->nvoices; i++) {
-        if (cb->voices[i].v == v) {
-            cb->voices[i] = cb->voices[--cb->nvoices];
-            break;
+        if (cb->voices[i].v == v && v->dir == AUDIO_OUT &&
+            audio_ring_used(&v->ring) >= audio_frame_bytes(&v->fmt)) {
+            cb->voices[i].draining = true;
+            pthread_mutex_unlock(&cb->lock);
+            return;
         }
     }
-    if (cb->sink && cb->sink->stopped)
-        cb->sink->stopped(cb->sink_opaque, v);
+    clock_remove(cb, v);
+    pthread_mutex_unlock(&cb->lock);
+}
+
+static void clock_cancel(struct audio_backend *b, struct audio_voice *v)
+{
+    struct clock_backend *cb = b->priv;
+
+    pthread_mutex_lock(&cb->lock);
+    clock_remove(cb, v);
     pthread_mutex_unlock(&cb->lock);
 }
 
@@ -545,6 +594,7 @@ static void clock_destroy(struct audio_backend *b)
 static const struct audio_backend_ops clock_ops = {
     .start = clock_start,
     .stop = clock_stop,
+    .cancel = clock_cancel,
     .destroy = clock_destroy,
 };
 

@@ -101,9 +101,15 @@ struct audio_backend_ops {
     /* The voice's format and ring are set; the backend opens its stream.
      * 0 or -errno. */
     int (*start)(struct audio_backend *b, struct audio_voice *v);
-    /* The backend stops touching the voice's ring and closes its stream
-     * before returning. */
+    /* The guest stopped the stream. An output's ring may still hold what
+     * the guest played last: the backend plays it out at the stream's pace
+     * (or hands it to the host at once) rather than dropping it, then
+     * closes the stream. */
     void (*stop)(struct audio_backend *b, struct audio_voice *v);
+    /* Optional: ends such a drain at once; after it the backend no longer
+     * touches the voice's ring (called before the ring is made anew or
+     * freed). */
+    void (*cancel)(struct audio_backend *b, struct audio_voice *v);
     /* Volume or mute changed (optional: else the backend scales samples
      * with audio_apply_volume). */
     void (*volume_changed)(struct audio_backend *b, struct audio_voice *v);
