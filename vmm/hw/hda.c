@@ -385,7 +385,7 @@ static void reconcile_dir(struct hda *h, enum hda_conv_dir dir)
     if (h->sd[want].ncarry >= f.frame_bytes)
         h->sd[want].ncarry = 0;
     set_volume(h, dir);
-    r = audio_voice_start(v, &af, 100);
+    r = audio_voice_start(v, &af, 40);
     if (r < 0) {
         warn_once(h, HDA_WARN_VOICE, "hda: the audio backend cannot open a %u Hz %u-channel "
                   "stream: %s; the guest's stream does not move (logged once)", af.rate,
@@ -705,7 +705,7 @@ static void pump_in(struct hda *h, unsigned i, bool *irq)
             return;
         if (s->bp >= s->entry_len) {
             if (!skip_entry(h, i, &steps, moved))
-                return;
+                break;
             continue;
         }
         n = s->entry_len - s->bp;
