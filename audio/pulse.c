@@ -26,13 +26,14 @@
 #define CLOCK_USEC (10 * PA_USEC_PER_MSEC)
 /* What the playback stream keeps queued at the server: low for latency,
  * high enough that a loaded host does not underrun. */
-#define TARGET_LATENCY_USEC (40 * PA_USEC_PER_MSEC)
+#define TARGET_LATENCY_USEC (30 * PA_USEC_PER_MSEC)
 
 struct pulse_voice {
     struct audio_voice *v;
     pa_stream *stream;          /* NULL while there is no server */
     uint64_t clock_t0;          /* without a server: when the clock started */
     uint64_t clock_moved;       /* frames moved since clock_t0 */
+    size_t pending;             /* bytes the server asked for that the ring lacked */
 };
 
 struct pulse {
@@ -43,6 +44,7 @@ struct pulse {
     pa_context *dead;           /* a failed context, freed outside its callbacks */
     pa_time_event *reconnect;
     pa_time_event *clock;
+    pa_time_event *refill;      /* asks the rings again for what the server wanted */
     bool ready;                 /* ctx is READY */
     bool warned;                /* "no server" said (or not to be said: a probe) */
     bool lost;                  /* ready once, then no server */
@@ -93,7 +95,7 @@ static void write_cb(pa_stream *s, size_t nbytes, void *opaque)
     struct audio_voice *v = pv->v;
     unsigned fb = audio_frame_bytes(&v->fmt);
 
-    (void)p;
+    pv->pending = 0;
     while (nbytes >= fb) {
         void *buf;
         size_t want = nbytes, got;
@@ -108,9 +110,13 @@ static void write_cb(pa_stream *s, size_t nbytes, void *opaque)
         got = audio_ring_read(&v->ring, buf, want);
         got -= got % fb;
         if (!got) {
-            /* Nothing from the guest yet: the server plays silence and
-             * asks again; underflow_cb counts it if it runs dry. */
+            /* Nothing from the guest yet. The server asks only for room it
+             * has not been given: ask the ring again in 2 ms, after the
+             * device had its turn (underflow_cb counts a server that ran
+             * dry meanwhile). */
             pa_stream_cancel_write(s);
+            pv->pending = nbytes;
+            restart_timer(p, p->refill, 2 * PA_USEC_PER_MSEC);
             break;
         }
         audio_apply_volume(v, buf, got);
@@ -229,6 +235,22 @@ static void open_stream(struct pulse *p, struct pulse_voice *pv)
         log_warn("audio: cannot connect the %s stream: %s", v->name,
                  pa_strerror(pa_context_errno(p->ctx)));
         close_stream(pv);
+    }
+}
+
+static void refill_cb(pa_mainloop_api *api, pa_time_event *e, const struct timeval *tv, void *opaque)
+{
+    struct pulse *p = opaque;
+
+    (void)api;
+    (void)e;
+    (void)tv;
+    for (unsigned i = 0; i < PULSE_VOICES; i++) {
+        struct pulse_voice *pv = &p->voices[i];
+
+        if (pv->v && pv->stream && pv->pending &&
+            pa_stream_get_state(pv->stream) == PA_STREAM_READY)
+            write_cb(pv->stream, pv->pending, pv);
     }
 }
 
@@ -469,6 +491,7 @@ static void pulse_destroy(struct audio_backend *b)
     api = pa_threaded_mainloop_get_api(p->loop);
     api->time_free(p->clock);
     api->time_free(p->reconnect);
+    api->time_free(p->refill);
     pa_threaded_mainloop_unlock(p->loop);
     pa_threaded_mainloop_stop(p->loop);
     pa_threaded_mainloop_free(p->loop);
@@ -510,6 +533,7 @@ struct audio_backend *pulse_audio_new(const char *name, bool probe, char *err, s
     api = pa_threaded_mainloop_get_api(p->loop);
     p->clock = api->time_new(api, NULL, clock_cb, p);
     p->reconnect = api->time_new(api, NULL, reconnect_cb, p);
+    p->refill = api->time_new(api, NULL, refill_cb, p);
     if (pa_threaded_mainloop_start(p->loop) < 0) {
         snprintf(err, errlen, "cannot start PulseAudio's main loop");
         pulse_destroy(&p->b);

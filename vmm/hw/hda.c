@@ -583,7 +583,9 @@ static size_t convert_in(const struct hda *h, const uint8_t *in, size_t frames, 
 
 /* How full the output ring is kept: about half the guest's cyclic buffer,
  * so that the device never runs a whole buffer ahead of the guest, but at
- * least 20 ms (the backends move 10 ms at a time). */
+ * least 20 ms (the backends move 10 ms at a time) and at most
+ * HDA_OUT_LEAD_MS. */
+#define HDA_OUT_LEAD_MS 32
 static size_t out_limit(const struct hda *h, const struct hda_stream *s)
 {
     const struct audio_voice *v = &h->out_voice;
@@ -594,6 +596,10 @@ static size_t out_limit(const struct hda *h, const struct hda_stream *s)
 
     if (lim < min)
         lim = whole < min ? whole : min;
+    /* What runs ahead of the host is latency: keep it near the backends'
+     * own 10 ms steps, however large the guest's buffer. */
+    if (lim > (uint64_t)v->fmt.rate * hfb * HDA_OUT_LEAD_MS / 1000)
+        lim = (uint64_t)v->fmt.rate * hfb * HDA_OUT_LEAD_MS / 1000;
     if (lim > v->ring.size)
         lim = v->ring.size;
     return lim < hfb ? hfb : (size_t)lim;
