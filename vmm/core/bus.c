@@ -208,3 +208,35 @@ size_t bus_count(struct bus *bus)
     map_put(m);
     return n;
 }
+
+void bus_regs32_read(uint64_t offset, uint8_t *data, unsigned size, uint64_t window,
+                     uint32_t (*read)(void *opaque, unsigned reg), void *opaque)
+{
+    memset(data, 0, size);
+    for (unsigned i = 0; i < size; i++) {
+        uint64_t at = offset + i;
+
+        if (at >= window)
+            break;
+        data[i] = (uint8_t)(read(opaque, (unsigned)(at & ~3ull)) >> (8 * (at & 3)));
+    }
+}
+
+void bus_regs32_write(uint64_t offset, const uint8_t *data, unsigned size, uint64_t window,
+                      void (*write)(void *opaque, unsigned reg, uint32_t v, uint32_t mask),
+                      void *opaque)
+{
+    for (unsigned i = 0; i < size;) {
+        uint64_t at = offset + i;
+        unsigned reg = (unsigned)(at & ~3ull), shift = (unsigned)(at & 3);
+        uint32_t v = 0, mask = 0;
+
+        if (at >= window)
+            break;
+        for (; i < size && shift < 4; i++, shift++) {
+            v |= (uint32_t)data[i] << (8 * shift);
+            mask |= 0xffu << (8 * shift);
+        }
+        write(opaque, reg, v, mask);
+    }
+}

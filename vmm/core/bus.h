@@ -47,3 +47,14 @@ static inline void bus_put(uint8_t *data, unsigned size, uint64_t v)
     memset(data, 0, size);
     memcpy(data, &v, size > 8 ? 8 : size);
 }
+
+/* For devices whose registers are 32 bits wide: an access of size bytes at
+ * offset of a window of window bytes, split into the registers it touches.
+ * A read gets each byte from read(opaque, register offset); a write calls
+ * write(opaque, register offset, value, mask of the bytes written) once a
+ * register. Bytes beyond the window read 0 and are not written. */
+void bus_regs32_read(uint64_t offset, uint8_t *data, unsigned size, uint64_t window,
+                     uint32_t (*read)(void *opaque, unsigned reg), void *opaque);
+void bus_regs32_write(uint64_t offset, const uint8_t *data, unsigned size, uint64_t window,
+                      void (*write)(void *opaque, unsigned reg, uint32_t v, uint32_t mask),
+                      void *opaque);

@@ -641,6 +641,16 @@ static void reg_write(struct ahci *a, unsigned off, uint32_t v, uint32_t mask)
     /* IS follows the ports' PxIS; clearing those clears it. */
 }
 
+static uint32_t abar_reg_read(void *opaque, unsigned reg)
+{
+    return reg_read(opaque, reg);
+}
+
+static void abar_reg_write(void *opaque, unsigned reg, uint32_t v, uint32_t mask)
+{
+    reg_write(opaque, reg, v, mask);
+}
+
 static void abar_read(void *opaque, uint64_t offset, uint8_t *data, unsigned size)
 {
     struct ahci *a = opaque;
@@ -649,15 +659,7 @@ static void abar_read(void *opaque, uint64_t offset, uint8_t *data, unsigned siz
     if (size > 8 || offset >= AHCI_ABAR_SIZE)
         return;
     pthread_mutex_lock(&a->lock);
-    for (unsigned i = 0; i < size; i++) {
-        uint64_t at = offset + i;
-        uint32_t v;
-
-        if (at >= AHCI_ABAR_SIZE)
-            break;
-        v = reg_read(a, (unsigned)(at & ~3ull));
-        data[i] = (uint8_t)(v >> (8 * (at & 3)));
-    }
+    bus_regs32_read(offset, data, size, AHCI_ABAR_SIZE, abar_reg_read, a);
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -668,20 +670,7 @@ static void abar_write(void *opaque, uint64_t offset, const uint8_t *data, unsig
     if (size > 8 || offset >= AHCI_ABAR_SIZE)
         return;
     pthread_mutex_lock(&a->lock);
-    /* Register by register, with a mask of the bytes written. */
-    for (unsigned i = 0; i < size;) {
-        uint64_t at = offset + i;
-        unsigned reg = (unsigned)(at & ~3ull), shift = (unsigned)(at & 3);
-        uint32_t v = 0, mask = 0;
-
-        if (at >= AHCI_ABAR_SIZE)
-            break;
-        for (; i < size && shift < 4; i++, shift++) {
-            v |= (uint32_t)data[i] << (8 * shift);
-            mask |= 0xffu << (8 * shift);
-        }
-        reg_write(a, reg, v, mask);
-    }
+    bus_regs32_write(offset, data, size, AHCI_ABAR_SIZE, abar_reg_write, a);
     pthread_mutex_unlock(&a->lock);
 }
 

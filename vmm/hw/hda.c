@@ -1075,6 +1075,16 @@ static void reg_write(struct hda *h, unsigned off, uint32_t v, uint32_t mask)
     }
 }
 
+static uint32_t mmio_reg_read(void *opaque, unsigned reg)
+{
+    return reg_read(opaque, reg);
+}
+
+static void mmio_reg_write(void *opaque, unsigned reg, uint32_t v, uint32_t mask)
+{
+    reg_write(opaque, reg, v, mask);
+}
+
 static void mmio_read(void *opaque, uint64_t offset, uint8_t *data, unsigned size)
 {
     struct hda *h = opaque;
@@ -1083,18 +1093,10 @@ static void mmio_read(void *opaque, uint64_t offset, uint8_t *data, unsigned siz
     if (size > 8 || offset >= HDA_MMIO_SIZE)
         return;
     pthread_mutex_lock(&h->lock);
-    for (unsigned i = 0; i < size; i++) {
-        uint64_t at = offset + i;
-        uint32_t v;
-
-        if (at >= HDA_MMIO_SIZE)
-            break;
-        v = reg_read(h, (unsigned)(at & ~3ull));
-        data[i] = (uint8_t)(v >> (8 * (at & 3)));
-        /* The guest has looked where the responses end. */
-        if (at == REG_RIRBWP || at == REG_RIRBWP + 1)
-            h->rirb_unread = 0;
-    }
+    bus_regs32_read(offset, data, size, HDA_MMIO_SIZE, mmio_reg_read, h);
+    /* The guest has looked where the responses end. */
+    if (offset <= REG_RIRBWP + 1 && offset + size > REG_RIRBWP)
+        h->rirb_unread = 0;
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -1105,20 +1107,7 @@ static void mmio_write(void *opaque, uint64_t offset, const uint8_t *data, unsig
     if (size > 8 || offset >= HDA_MMIO_SIZE)
         return;
     pthread_mutex_lock(&h->lock);
-    /* Register by register, with a mask of the bytes written. */
-    for (unsigned i = 0; i < size;) {
-        uint64_t at = offset + i;
-        unsigned reg = (unsigned)(at & ~3ull), shift = (unsigned)(at & 3);
-        uint32_t v = 0, mask = 0;
-
-        if (at >= HDA_MMIO_SIZE)
-            break;
-        for (; i < size && shift < 4; i++, shift++) {
-            v |= (uint32_t)data[i] << (8 * shift);
-            mask |= 0xffu << (8 * shift);
-        }
-        reg_write(h, reg, v, mask);
-    }
+    bus_regs32_write(offset, data, size, HDA_MMIO_SIZE, mmio_reg_write, h);
     pthread_mutex_unlock(&h->lock);
 }
 
