@@ -997,15 +997,14 @@ MAX_GAP_MS = 20
 # consumes the stream at its rate, so playback takes 10 s, plus what aplay
 # needs to start (about 0.13 s from its start to the stream's trigger under
 # nested TCG), less what the device holds in its ring when Linux's drain
-# ends (up to the 100 ms of its voice). Measured: 9.99 s under nook-vmm,
+# ends (up to the 32 ms the device runs ahead). Measured: 9.99 s under nook-vmm,
 # 10.16 s under QEMU as the L2 VMM. A device that does not pace the DMA
 # by the stream's rate ends within a second; one that runs 20 % slow or
 # stalls, after 12.
 APLAY_MIN_S, APLAY_MAX_S = 9.5, 12.5
 # The first samples of the 440 Hz tone at 48 kHz (sox's sine, half of full
-# scale, starting at phase 0), and its last ones: 4400 whole periods.
+# scale, starting at phase 0).
 TONE_HEAD = [0, 943, 1883, 2816]
-TONE_TAIL = [-2816, -1883, -943]
 # sox dithers: a sample is within a few steps of the sine.
 TONE_SLACK = 8
 
@@ -1202,15 +1201,17 @@ def check_sound_playback_whole(run):
                                            for a, b in zip(head, TONE_HEAD))
         need(good_head, f"the tone begins with its first samples, {TONE_HEAD} (the file has "
              f"{head}: the beginning is {'there' if good_head else 'lost'})")
-        end = tail[:-1] if tail and abs(tail[-1]) <= 64 else tail
-        good_tail = len(end) >= 3 and all(abs(a - b) <= TONE_SLACK
-                                          for a, b in zip(end[-3:], TONE_TAIL))
+        # After the tone the file may hold what the device went on playing
+        # from the guest's buffer until the guest stopped the stream (a
+        # sound card plays its buffer until then; under nested TCG the
+        # guest takes up to a few hundred ms to stop it): only a loss is
+        # a fault.
         lost_ms = (PLAY_SECONDS - span) * 1000
-        need(good_tail and span >= PLAY_SECONDS - 0.001,
-             f"the tone ends with its last samples, {TONE_TAIL}, after {PLAY_SECONDS} s (the "
-             f"file's tone lasts {span:.3f} s and ends with {end[-3:]}"
+        need(span >= PLAY_SECONDS - 0.001,
+             f"the whole tone reached the backend: it lasts {span:.3f} s of the {PLAY_SECONDS} s "
+             f"played (file ends with {tail[-3:]})"
              + (f": its last {lost_ms:.0f} ms ({round(lost_ms * rate / 1000)} frames) did not "
-                f"reach the backend" if lost_ms >= 1 else "") + ")")
+                f"reach the backend" if lost_ms >= 1 else ""))
     else:
         # QEMU's wav audiodev resamples: only the length can be compared.
         need(span >= PLAY_SECONDS - MAX_GAP_MS / 1000,
