@@ -207,7 +207,7 @@ static void open_stream(struct pulse *p, struct pulse_voice *pv)
     pa_buffer_attr attr = {
         .maxlength = (uint32_t)-1,
         .tlength = (uint32_t)(pa_usec_to_bytes(TARGET_LATENCY_USEC, &ss) / fb * fb),
-        .prebuf = (uint32_t)-1,
+        .prebuf = period,       /* start as soon as 10 ms are queued */
         .minreq = period,
         .fragsize = period,
     };

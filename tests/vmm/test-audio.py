@@ -132,6 +132,57 @@ def main():
         check(len(warnings) == 1 and "no PulseAudio server answers" in warnings[0],
               f"one warning for the missing server, none for its retries: {warnings}")
 
+        # A server that goes away while the guest plays: the guest plays on
+        # (its stream keeps its pace), and sound resumes once a server is
+        # back on the same socket.
+        hda = os.path.join(guests, "hda.elf")
+        sock = os.path.join(tmp, "snd-pa2.sock")
+        proc = subprocess.Popen([vmm, "--kernel", hda, "--append", "play=15", "--sound", "hda",
+                                 "--audio", "pulse", "--serial", "stdio", "--control", sock,
+                                 "--memory", "64M"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            c = nooktest.Control(sock)
+            for line in proc.stdout:
+                if line.startswith("playing"):
+                    break
+            time.sleep(1)
+            a = c.execute("query-status")["return"]["audio"]
+            check(a["playing"] and a["connected"] and a["frames-played"] > 0,
+                  f"the guest plays into PulseAudio: {a}")
+            daemon.terminate()
+            daemon.wait()
+            time.sleep(1.5)
+            a = c.execute("query-status")["return"]["audio"]
+            check(a["playing"] and not a["connected"],
+                  f"the server went away: the guest still plays, not connected: {a}")
+            _, daemon = start_pulse(tmp)
+            deadline = time.time() + nooktest.scaled(8)
+            while time.time() < deadline:
+                a = c.execute("query-status")["return"]["audio"]
+                if a["connected"]:
+                    break
+                time.sleep(0.2)
+            # A new null sink takes its first samples only after its first
+            # block, up to 2 s: the stream moves again within a few.
+            played = a["frames-played"]
+            deadline = time.time() + nooktest.scaled(6)
+            while time.time() < deadline:
+                a = c.execute("query-status")["return"]["audio"]
+                if a["frames-played"] > played + 48000:
+                    break
+                time.sleep(0.2)
+            check(a["connected"] and a["playing"] and a["frames-played"] > played + 48000,
+                  f"sound resumes once the server is back: {a} (had played {played})")
+            out = proc.stdout.read()
+            proc.wait(timeout=nooktest.scaled(60))
+            check(proc.returncode == 1 and "PASS" in out,
+                  f"the guest played to its end through it all (status {proc.returncode})")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
         # The default backend picks PulseAudio when a server answers.
         proc, c = start(vmm, tmp, "snd-default", [], env=env)
         a = c.execute("query-status")["return"]["audio"]
