@@ -202,7 +202,18 @@ def run_in_l1(args, reason):
         f.write(job_script(job, args.command))
     keep = tmp_entries([job, os.getcwd()] + [a for a in args.command if a.startswith("/tmp/")])
     console = os.path.join(job, "console.log")
-    append = f"console=ttyS0 panic=-1 quiet l1.job={script}"
+    # highres=off nohz=off: L1 keeps a periodic tick (its local APIC timer
+    # in periodic mode) instead of one-shot timers. QEMU 7.2's TCG loses an
+    # interrupt of L1's now and then while L1 runs a guest: helper_vmrun
+    # sets CPU_INTERRUPT_VIRQ in interrupt_request with a plain |= outside
+    # the big QEMU lock whenever L1's KVM opens an interrupt window (V_IRQ),
+    # racing the main loop's cpu_interrupt() for L1's APIC timer. The
+    # vector stays in the APIC's IRR with nothing to deliver it; with a
+    # one-shot timer L1 then waits for it for ever (the whole L1 stops, e.g.
+    # after nook-vmm's reset, while SeaBIOS starts with an interrupt pending
+    # and interrupts off). The next interrupt from outside L1 delivers it,
+    # and a periodic tick is always a next one, at most 4 ms later.
+    append = f"console=ttyS0 panic=-1 quiet highres=off nohz=off l1.job={script}"
     if keep:
         append += f" l1.tmp={keep}"
     cmd = [qemu, "-accel", "tcg", "-M", "pc", "-cpu", "EPYC,+svm,+npt", "-smp", "1",
