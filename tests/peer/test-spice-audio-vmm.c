@@ -29,7 +29,11 @@
 /* Left out after the guest says it plays (the ring and the channel filling),
  * then measured, in windows of WINDOW_MS. */
 #define SKIP_MS 300
-#define MEASURE_MS 4000
+/* How much of the sound is measured. In an L1 (tests/l1) the guest, nook-vmm,
+ * spice-server's Opus encoder and this client's decoder share one emulated
+ * CPU while the guest plays in real time: about a third of it arrives there
+ * (2.1 s of 6 s measured), so 1.5 s is measured. */
+static int measure_ms = 4000;
 #define WINDOW_MS 100
 
 static const char *vmm_path, *guest_path;
@@ -162,7 +166,7 @@ static gboolean guest_playing(struct fixture *f)
 
 static size_t frames_wanted(void)
 {
-    return (size_t)SPICE_RATE * (SKIP_MS + MEASURE_MS) / 1000;
+    return (size_t)SPICE_RATE * (SKIP_MS + measure_ms) / 1000;
 }
 
 static gboolean enough_played(struct fixture *f)
@@ -287,11 +291,11 @@ static void test_hda_square(struct fixture *f, gconstpointer data)
     g_autoptr(GError) e = NULL;
     g_autofree char *spice = g_strdup_printf("unix:%s", f->sock);
     g_autofree char *append = g_strdup_printf("play=%d", PLAY_S);
-    size_t win = (size_t)SPICE_RATE * WINDOW_MS / 1000, nwin = MEASURE_MS / WINDOW_MS, good = 0;
-    double expect_win = CROSSINGS_PER_S * WINDOW_MS / 1000, expect = CROSSINGS_PER_S * MEASURE_MS / 1000;
+    size_t win = (size_t)SPICE_RATE * WINDOW_MS / 1000, nwin = measure_ms / WINDOW_MS, good = 0;
+    double expect_win = CROSSINGS_PER_S * WINDOW_MS / 1000, expect = CROSSINGS_PER_S * measure_ms / 1000;
     double sum2 = 0, rms, hz;
     unsigned total = 0, total_good = 0, worst_x = (unsigned)expect_win, level_lo = 32768, level_hi = 0;
-    g_autofree int *peaks = g_new0(int, MEASURE_MS / WINDOW_MS);
+    g_autofree int *peaks = g_new0(int, measure_ms / WINDOW_MS);
     struct crossing_state cs = { 0 };
     int peak, level;
     const int16_t *s;
@@ -363,7 +367,7 @@ static void test_hda_square(struct fixture *f, gconstpointer data)
     hz = cs.halves ? SPICE_RATE / (2 * cs.half_sum / cs.halves) : 0;
 
     g_test_message("%u crossings in %.1f s: %.1f a second (expected %.1f); %.2f Hz from %u half "
-                   "periods", total, MEASURE_MS / 1000.0, total * 1000.0 / MEASURE_MS,
+                   "periods", total, measure_ms / 1000.0, total * 1000.0 / measure_ms,
                    CROSSINGS_PER_S, hz, cs.halves);
     g_test_message("median |sample| %d, rms of the good windows %.0f, median window peak %d "
                    "(expected %d)", level, rms, peak, AMPLITUDE);
@@ -385,6 +389,8 @@ static void test_hda_square(struct fixture *f, gconstpointer data)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    if (g_strcmp0(g_getenv("NOOK_TEST_IN_L1"), "1") == 0)
+        measure_ms = 1500;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--vmm") && i + 1 < argc)
             vmm_path = argv[++i];
