@@ -273,9 +273,17 @@ static int listen_unix(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+    /* Bound under a temporary name and renamed once it listens, so that a
+     * client that connects as soon as the path exists is never refused. */
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%d", path, (int)getpid()) >=
+        sizeof(sa.sun_path))
+        strcpy(sa.sun_path, path);
+    unlink(sa.sun_path);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
+        (strcmp(sa.sun_path, path) != 0 && rename(sa.sun_path, path) < 0)) {
         snprintf(err, errlen, "cannot listen on '%s': %s", path, strerror(errno));
+        if (strcmp(sa.sun_path, path) != 0)
+            unlink(sa.sun_path);
         close(fd);
         return -1;
     }
