@@ -274,12 +274,7 @@ static void clock_cb(pa_mainloop_api *api, pa_time_event *e, const struct timeva
             continue;
         any = true;
         fb = audio_frame_bytes(&v->fmt);
-        due = (now - pv->clock_t0) * v->fmt.rate / 1000000000ull - pv->clock_moved;
-        if (due > v->fmt.rate / 5) {
-            pv->clock_t0 = now;
-            pv->clock_moved = 0;
-            due = v->fmt.rate / 100;
-        }
+        due = audio_frames_due(&pv->clock_t0, &pv->clock_moved, v->fmt.rate, now);
         pv->clock_moved += due;
         while (due) {
             size_t n = due < sizeof(p->scratch) / fb ? due : sizeof(p->scratch) / fb;

@@ -266,6 +266,20 @@ void audio_backend_free(struct audio_backend *b)
 
 /* ---- backends paced by a clock: none and wav ---- */
 
+uint64_t audio_frames_due(uint64_t *t0, uint64_t *moved, unsigned rate, uint64_t now)
+{
+    uint64_t due = (now - *t0) * rate / 1000000000ull - *moved;
+
+    if (due > rate / 5) {
+        /* The clock's thread was held up for more than 200 ms: do not
+         * catch up, start again from now with 10 ms. */
+        *t0 = now;
+        *moved = 0;
+        due = rate / 100;
+    }
+    return due;
+}
+
 #define CLOCK_VOICES 8
 #define CLOCK_TICK_NS 10000000ull  /* 10 ms */
 
@@ -422,15 +436,9 @@ static void clock_tick(struct clock_backend *cb, uint64_t now)
         struct clock_voice *cv = &cb->voices[i];
         struct audio_voice *v = cv->v;
         unsigned fb = audio_frame_bytes(&v->fmt);
-        uint64_t due = (now - cv->t0) * v->fmt.rate / 1000000000ull - cv->moved;
+        uint64_t due = audio_frames_due(&cv->t0, &cv->moved, v->fmt.rate, now);
         size_t max = sizeof(cb->scratch) / fb;
 
-        if (due > v->fmt.rate / 5) {
-            /* This thread was held up for more than 200 ms: do not catch up. */
-            cv->t0 = now;
-            cv->moved = 0;
-            due = v->fmt.rate / 100;
-        }
         while (due) {
             size_t n = due < max ? due : max, got;
 

@@ -140,6 +140,11 @@ void audio_voice_set_host_mute(struct audio_voice *v, bool mute);
 /* Backend side: asks for the voice's service function to run soon, on the
  * service thread. Cheap and lock-free; call it after every move. */
 void audio_voice_kick(struct audio_voice *v);
+/* For a backend that paces a voice by a clock: the frames due at now (ns)
+ * since *t0, less the *moved already moved (the caller adds what it
+ * moves). After a stall of more than 200 ms it starts again from now
+ * rather than catching up. */
+uint64_t audio_frames_due(uint64_t *t0, uint64_t *moved, unsigned rate, uint64_t now);
 /* Scales len bytes of samples in place by the voice's volume and mutes. */
 void audio_apply_volume(const struct audio_voice *v, void *samples, size_t len);
 
